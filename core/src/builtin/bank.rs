@@ -1,0 +1,202 @@
+//! Seed 000 and 002: a bank account folded from deposits and withdrawals.
+//!
+//! Events: `{"type":"deposit"|"withdrawal","amount":N}` with an integer amount.
+//! State: `{"balance":N}`, starting at `{"balance":0}`.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::envelope::Envelope;
+use crate::projection::{ApplyError, Narration, Projection, int_field, payload_object, str_field};
+
+/// A typed bank event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BankEvent {
+    Deposit(i64),
+    Withdrawal(i64),
+}
+
+/// The typed state of one account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Account {
+    pub balance: i64,
+}
+
+impl Account {
+    /// Applies one event. Overflow is an error, not a wrap: a ledger that wraps lies.
+    #[inline]
+    pub fn apply(&mut self, event: BankEvent) -> Result<(), ApplyError> {
+        let next = match event {
+            BankEvent::Deposit(amount) => self.balance.checked_add(amount),
+            BankEvent::Withdrawal(amount) => self.balance.checked_sub(amount),
+        };
+        self.balance = next.ok_or_else(|| ApplyError::Overflow {
+            field: "balance".into(),
+            message: format!("{} with {event:?} leaves the 64-bit range", self.balance),
+        })?;
+        Ok(())
+    }
+}
+
+/// Folds typed events into an account: the whole of event sourcing in one loop.
+pub fn fold(events: &[BankEvent]) -> Result<Account, ApplyError> {
+    let mut account = Account::default();
+    for event in events {
+        account.apply(*event)?;
+    }
+    Ok(account)
+}
+
+/// Decodes a bank event from a JSON object.
+pub fn decode(map: &serde_json::Map<String, Value>) -> Result<BankEvent, ApplyError> {
+    let kind = str_field(map, "type")?;
+    let make = match kind {
+        "deposit" => BankEvent::Deposit,
+        "withdrawal" => BankEvent::Withdrawal,
+        other => {
+            return Err(ApplyError::UnknownEventType {
+                field: "type".into(),
+                got: format!("\"{other}\""),
+                expected: "\"deposit\" or \"withdrawal\"".into(),
+            });
+        }
+    };
+    Ok(make(int_field(map, "amount")?))
+}
+
+/// One NDJSON line in the shape the fast path reads without building a JSON tree.
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    amount: i64,
+}
+
+/// Decodes one NDJSON line of a bank event. Well-formed lines take a fast path that
+/// builds no JSON tree; anything else goes through the general decoder, so the error
+/// is exactly the one the fold reports.
+pub fn decode_line(line: &[u8]) -> Result<BankEvent, ApplyError> {
+    if let Ok(fast) = serde_json::from_slice::<Line>(line) {
+        match fast.kind.as_ref() {
+            "deposit" => return Ok(BankEvent::Deposit(fast.amount)),
+            "withdrawal" => return Ok(BankEvent::Withdrawal(fast.amount)),
+            _ => {}
+        }
+    }
+    let envelope = Envelope {
+        value: crate::envelope::Payload::decode(Some(line)),
+        ..Envelope::json("", 0, Value::Null)
+    };
+    decode(payload_object(&envelope)?)
+}
+
+/// The `bank` projection.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bank;
+
+impl Projection for Bank {
+    fn name(&self) -> &str {
+        "bank"
+    }
+
+    fn initial(&self) -> Value {
+        json!({"balance": 0})
+    }
+
+    fn apply(&self, state: &mut Value, envelope: &Envelope) -> Result<(), ApplyError> {
+        let event = decode(payload_object(envelope)?)?;
+        let mut account = Account {
+            balance: state.get("balance").and_then(Value::as_i64).unwrap_or(0),
+        };
+        account.apply(event)?;
+        state["balance"] = Value::from(account.balance);
+        Ok(())
+    }
+
+    fn label(&self, envelope: &Envelope) -> String {
+        match payload_object(envelope).map(decode) {
+            Ok(Ok(BankEvent::Deposit(n))) => format!("deposit {n}"),
+            Ok(Ok(BankEvent::Withdrawal(n))) => format!("withdrawal {n}"),
+            _ => crate::projection::default_label(envelope),
+        }
+    }
+
+    fn narration(&self, envelope: &Envelope) -> Narration {
+        let kind = payload_object(envelope)
+            .ok()
+            .and_then(|m| m.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("bank");
+        Narration {
+            command: format!("Receive {kind} command"),
+            ..Narration::default()
+        }
+    }
+
+    fn render(&self, state: &Value) -> String {
+        format!(
+            "Current balance: {}",
+            state.get("balance").unwrap_or(&Value::Null)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(line: &str, expected: Result<BankEvent, &str>) {
+        let got = decode_line(line.as_bytes()).map_err(|e| e.to_string());
+        assert_eq!(got, expected.map_err(str::to_owned), "line {line}");
+    }
+
+    #[test]
+    fn decodes_lines_with_clear_errors() {
+        check(
+            r#"{"type":"deposit","amount":100}"#,
+            Ok(BankEvent::Deposit(100)),
+        );
+        check(
+            r#"{"amount":40,"type":"withdrawal","note":"rent"}"#,
+            Ok(BankEvent::Withdrawal(40)),
+        );
+        check(
+            r#"{"type":"depo\u0073it","amount":1}"#,
+            Ok(BankEvent::Deposit(1)),
+        );
+        check(r#"{"type":"deposit"}"#, Err("field `amount` is missing"));
+        check(
+            r#"{"type":"deposit","amount":"ten"}"#,
+            Err("field `amount` must be an integer, got \"ten\""),
+        );
+        check(
+            r#"{"type":"deposit","amount":1.5}"#,
+            Err("field `amount` must be an integer, got 1.5"),
+        );
+        check(
+            r#"{"type":"refund","amount":1}"#,
+            Err(
+                "unknown event type \"refund\" in field `type` (expected \"deposit\" or \"withdrawal\")",
+            ),
+        );
+        check(r#"[1,2]"#, Err("value is a JSON array, expected an object"));
+        check(
+            r#"{"type":"#,
+            Err("value is not JSON: EOF while parsing a value at line 1 column 8"),
+        );
+    }
+
+    #[test]
+    fn seed_000_folds_to_120_and_overflow_is_an_error() {
+        let events = [
+            BankEvent::Deposit(100),
+            BankEvent::Withdrawal(40),
+            BankEvent::Deposit(60),
+        ];
+        assert_eq!(fold(&events), Ok(Account { balance: 120 }));
+        let overflow = [BankEvent::Deposit(i64::MAX), BankEvent::Deposit(1)];
+        assert!(matches!(fold(&overflow), Err(ApplyError::Overflow { .. })));
+    }
+}

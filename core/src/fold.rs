@@ -1,0 +1,230 @@
+//! The fold itself: `state = fold(apply, initial, events)`, one aggregate per id.
+//!
+//! [`Folder`] consumes envelopes one at a time, so a live topic, a file and a lesson
+//! all fold the same way, and folding in chunks equals folding all at once.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::envelope::{Envelope, Payload};
+use crate::projection::{AggregateId, ApplyError, Projection};
+
+/// The name under which events without an aggregate id appear when other events of
+/// the same log do have one.
+pub const NO_ID: &str = "(no key)";
+
+/// An event the projection rejected, with where it sits in the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("offset {offset} (partition {partition}): {error}")]
+pub struct FoldError {
+    pub partition: i32,
+    pub offset: i64,
+    pub error: ApplyError,
+}
+
+/// What to do with a bad event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Report it as an error row and keep folding (the default).
+    #[default]
+    Lenient,
+    /// Stop at the first bad event.
+    Strict,
+}
+
+/// The folded state of every aggregate.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct View {
+    aggregates: BTreeMap<AggregateId, Value>,
+}
+
+impl View {
+    /// The state of one aggregate, if it has one.
+    pub fn get(&self, id: &AggregateId) -> Option<&Value> {
+        self.aggregates.get(id)
+    }
+
+    /// All aggregates, in id order (the id-less aggregate first).
+    pub fn iter(&self) -> impl Iterator<Item = (&AggregateId, &Value)> {
+        self.aggregates.iter()
+    }
+
+    /// Number of aggregates.
+    pub fn len(&self) -> usize {
+        self.aggregates.len()
+    }
+
+    /// True when no aggregate has state yet.
+    pub fn is_empty(&self) -> bool {
+        self.aggregates.is_empty()
+    }
+
+    /// The view as one JSON value: the state itself when no event carried an aggregate
+    /// id (the seeds' single account), otherwise an object from id to state, with
+    /// id-less events under [`NO_ID`]. An empty view is the projection's initial state.
+    pub fn to_json(&self, projection: &dyn Projection) -> Value {
+        match self.aggregates.len() {
+            0 => projection.initial(),
+            1 if self.aggregates.contains_key(&None) => self.aggregates[&None].clone(),
+            _ => Value::Object(
+                self.aggregates
+                    .iter()
+                    .map(|(id, state)| (id.clone().unwrap_or_else(|| NO_ID.into()), state.clone()))
+                    .collect::<Map<String, Value>>(),
+            ),
+        }
+    }
+}
+
+/// What folding one event did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The event changed (or deleted) the state of this aggregate.
+    Applied(AggregateId),
+    /// The projection rejected the event; the state is unchanged.
+    Failed(AggregateId, FoldError),
+    /// Not folded: an earlier event stopped a strict fold.
+    Skipped,
+}
+
+impl Outcome {
+    /// The aggregate the event touched, if known.
+    pub fn aggregate(&self) -> Option<&AggregateId> {
+        match self {
+            Outcome::Applied(id) | Outcome::Failed(id, _) => Some(id),
+            Outcome::Skipped => None,
+        }
+    }
+
+    /// The error, if the event was rejected.
+    pub fn error(&self) -> Option<&FoldError> {
+        match self {
+            Outcome::Failed(_, error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// An incremental fold over one projection.
+#[derive(Clone)]
+pub struct Folder {
+    projection: Arc<dyn Projection>,
+    mode: Mode,
+    view: View,
+    errors: Vec<FoldError>,
+    halted: bool,
+}
+
+impl Folder {
+    pub fn new(projection: Arc<dyn Projection>, mode: Mode) -> Folder {
+        Folder {
+            projection,
+            mode,
+            view: View::default(),
+            errors: Vec::new(),
+            halted: false,
+        }
+    }
+
+    /// Starts from a saved view (a snapshot) instead of the empty one.
+    pub fn resume(projection: Arc<dyn Projection>, mode: Mode, view: View) -> Folder {
+        Folder {
+            view,
+            ..Folder::new(projection, mode)
+        }
+    }
+
+    pub fn projection(&self) -> &Arc<dyn Projection> {
+        &self.projection
+    }
+
+    pub fn view(&self) -> &View {
+        &self.view
+    }
+
+    /// Errors seen so far, in log order.
+    pub fn errors(&self) -> &[FoldError] {
+        &self.errors
+    }
+
+    /// True once a strict fold met a bad event; later events are skipped.
+    pub fn halted(&self) -> bool {
+        self.halted
+    }
+
+    /// Folds one event.
+    pub fn push(&mut self, envelope: &Envelope) -> Outcome {
+        if self.halted {
+            return Outcome::Skipped;
+        }
+        // A tombstone has no payload to read an id from: its key names the aggregate.
+        let id = if envelope.value == Payload::Tombstone {
+            Ok(envelope.key_text())
+        } else {
+            self.projection.aggregate_id(envelope)
+        };
+        let id = match id {
+            Ok(id) => id,
+            Err(error) => return self.fail(None, envelope, error),
+        };
+        match apply_to(&mut self.view, &*self.projection, &id, envelope) {
+            Ok(()) => Outcome::Applied(id),
+            Err(error) => self.fail(id, envelope, error),
+        }
+    }
+
+    /// Folds a batch of events.
+    pub fn extend<'a>(&mut self, envelopes: impl IntoIterator<Item = &'a Envelope>) {
+        for envelope in envelopes {
+            self.push(envelope);
+        }
+    }
+
+    fn fail(&mut self, id: AggregateId, envelope: &Envelope, error: ApplyError) -> Outcome {
+        let error = FoldError {
+            partition: envelope.partition,
+            offset: envelope.offset,
+            error,
+        };
+        self.errors.push(error.clone());
+        if self.mode == Mode::Strict {
+            self.halted = true;
+        }
+        Outcome::Failed(id, error)
+    }
+}
+
+/// Applies one event to its aggregate in `view`, leaving the view unchanged on error.
+fn apply_to(
+    view: &mut View,
+    projection: &dyn Projection,
+    id: &AggregateId,
+    envelope: &Envelope,
+) -> Result<(), ApplyError> {
+    if envelope.value == Payload::Tombstone {
+        // A tombstone deletes the aggregate, as log compaction would.
+        if id.is_none() {
+            return Err(ApplyError::TombstoneWithoutKey);
+        }
+        view.aggregates.remove(id);
+        return Ok(());
+    }
+    match view.aggregates.get_mut(id) {
+        Some(state) => projection.apply(state, envelope),
+        None => {
+            let mut state = projection.initial();
+            projection.apply(&mut state, envelope)?;
+            view.aggregates.insert(id.clone(), state);
+            Ok(())
+        }
+    }
+}
+
+/// Folds a whole log at once.
+pub fn fold(projection: Arc<dyn Projection>, mode: Mode, events: &[Envelope]) -> Folder {
+    let mut folder = Folder::new(projection, mode);
+    folder.extend(events);
+    folder
+}

@@ -1,0 +1,35 @@
+//! eventfold-core: the event fold, `state = fold(apply, initial, events)`, made visible.
+//!
+//! This crate is pure: no I/O, no clock, no randomness, no threads. Offsets, keys and
+//! timestamps arrive on the [`Envelope`]; everything else is computed from them. It
+//! builds for `wasm32-unknown-unknown` and runs the same fold in the page and in the
+//! bridge.
+//!
+//! # Layout
+//!
+//! - [`envelope`]: a Kafka record as the fold sees it ([`Envelope`], [`Payload`]).
+//! - [`projection`]: the [`Projection`] trait (pure, synchronous `apply`) and its errors.
+//! - [`builtin`]: the seeds' projections, `bank`, `orders` and `users`, as typed aggregates.
+//! - [`fold`]: the incremental [`Folder`], per-aggregate [`View`]s, lenient and strict modes.
+//! - [`trace`]: the seeds' process table as a [`Trace`] of [`Step`]s, with snapshots for
+//!   time travel ([`Cursor`]).
+//! - [`scenario`]: the seeds' logs, ready to replay.
+//! - [`ndjson`]: logs as NDJSON files (offset = line index).
+//! - [`display`]: state printed as the seeds print it (`{orderId: 123, status: 'created'}`).
+//! - [`wire`]: the bridge protocol's types, shared by bridge and page.
+
+pub mod builtin;
+pub mod display;
+pub mod envelope;
+pub mod fold;
+pub mod ndjson;
+pub mod projection;
+pub mod scenario;
+pub mod trace;
+pub mod wire;
+
+pub use envelope::{Envelope, Header, Payload};
+pub use fold::{FoldError, Folder, Mode, Outcome, View, fold};
+pub use projection::{AggregateId, ApplyError, Narration, Projection};
+pub use scenario::Scenario;
+pub use trace::{Cursor, Phase, Step, Trace};

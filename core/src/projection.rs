@@ -1,0 +1,178 @@
+//! The projection trait: how one event changes one aggregate's state.
+//!
+//! A projection is pure and synchronous. It gets the state of the event's aggregate and
+//! the envelope, and either changes the state or says why it cannot. It never sees a
+//! clock, a socket or another aggregate.
+
+use serde_json::Value;
+
+use crate::envelope::{Envelope, Payload};
+
+/// Which aggregate an event belongs to. `None` is the single aggregate of a log
+/// whose events carry no id (the seeds' one bank account).
+pub type AggregateId = Option<String>;
+
+/// Why a projection could not apply an event. The fold adds the partition and offset.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{0}")]
+    Undecodable(String),
+    #[error("value is a JSON {0}, expected an object")]
+    NotAnObject(&'static str),
+    #[error("field `{field}` is missing")]
+    MissingField { field: String },
+    #[error("field `{field}` must be {expected}, got {got}")]
+    WrongType {
+        field: String,
+        expected: &'static str,
+        got: String,
+    },
+    #[error("unknown event type {got} in field `{field}` (expected {expected})")]
+    UnknownEventType {
+        field: String,
+        got: String,
+        expected: String,
+    },
+    #[error("field `{field}` overflows: {message}")]
+    Overflow { field: String, message: String },
+    #[error("a tombstone (null value) needs a key to name the aggregate it deletes")]
+    TombstoneWithoutKey,
+    #[error("rule {rule}: {message}")]
+    Rule { rule: String, message: String },
+}
+
+/// The texts of one event's rows in the process table (seed 001's Action column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Narration {
+    /// Step "receive command", e.g. "Receive new order command".
+    pub command: String,
+    /// Step "produce event", e.g. "Produce event to Kafka".
+    pub produce: String,
+    /// Step "apply event", e.g. "Apply event to state".
+    pub apply: String,
+}
+
+impl Default for Narration {
+    fn default() -> Self {
+        Narration {
+            command: "Receive command".into(),
+            produce: "Produce event to Kafka".into(),
+            apply: "Apply event to state".into(),
+        }
+    }
+}
+
+/// A pure, synchronous fold step over JSON state.
+///
+/// Contract: when `apply` returns an error, `state` is unchanged. The fold relies on
+/// this to keep going after a bad event without losing what came before.
+pub trait Projection: Send + Sync {
+    /// Short stable name, e.g. `bank`.
+    fn name(&self) -> &str;
+
+    /// The state of an aggregate before its first event.
+    fn initial(&self) -> Value;
+
+    /// The aggregate an event belongs to. The default is the record's key.
+    fn aggregate_id(&self, envelope: &Envelope) -> Result<AggregateId, ApplyError> {
+        Ok(envelope.key_text())
+    }
+
+    /// Applies one event to its aggregate's state.
+    fn apply(&self, state: &mut Value, envelope: &Envelope) -> Result<(), ApplyError>;
+
+    /// How the event is named in the table and in the topic, e.g. `orderCreatedEvent`.
+    fn label(&self, envelope: &Envelope) -> String {
+        default_label(envelope)
+    }
+
+    /// The action texts of the event's rows.
+    fn narration(&self, _envelope: &Envelope) -> Narration {
+        Narration::default()
+    }
+
+    /// What "print updated state" prints, e.g. `Current balance: 120`.
+    fn render(&self, state: &Value) -> String {
+        crate::display::js(state)
+    }
+}
+
+/// A label for events a projection cannot name: the `type` or `event` field, else the
+/// offset.
+pub fn default_label(envelope: &Envelope) -> String {
+    match &envelope.value {
+        Payload::Json(Value::Object(map)) => ["type", "event", "eventType"]
+            .iter()
+            .find_map(|f| map.get(*f).and_then(Value::as_str))
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("event@{}", envelope.offset)),
+        Payload::Json(_) => format!("event@{}", envelope.offset),
+        Payload::Tombstone => format!("tombstone({})", envelope.key_text().unwrap_or_default()),
+        Payload::Raw { .. } => format!("bytes@{}", envelope.offset),
+    }
+}
+
+/// The JSON object of an event, or why there is none.
+pub fn payload_object(envelope: &Envelope) -> Result<&serde_json::Map<String, Value>, ApplyError> {
+    match &envelope.value {
+        Payload::Json(Value::Object(map)) => Ok(map),
+        Payload::Json(other) => Err(ApplyError::NotAnObject(json_kind(other))),
+        Payload::Tombstone => Err(ApplyError::NotAnObject("null")),
+        Payload::Raw { error, .. } => Err(ApplyError::Undecodable(error.clone())),
+    }
+}
+
+/// A required string field.
+pub fn str_field<'a>(
+    map: &'a serde_json::Map<String, Value>,
+    field: &str,
+) -> Result<&'a str, ApplyError> {
+    match map.get(field) {
+        None => Err(ApplyError::MissingField {
+            field: field.into(),
+        }),
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(wrong_type(field, "a string", other)),
+    }
+}
+
+/// A required integer field (JSON number without a fraction, within i64).
+pub fn int_field(map: &serde_json::Map<String, Value>, field: &str) -> Result<i64, ApplyError> {
+    match map.get(field) {
+        None => Err(ApplyError::MissingField {
+            field: field.into(),
+        }),
+        Some(v @ Value::Number(n)) => n.as_i64().ok_or_else(|| wrong_type(field, "an integer", v)),
+        Some(other) => Err(wrong_type(field, "an integer", other)),
+    }
+}
+
+/// A `WrongType` error quoting (a short form of) the offending value.
+pub fn wrong_type(field: &str, expected: &'static str, got: &Value) -> ApplyError {
+    let mut text = got.to_string();
+    if text.len() > 40 {
+        let cut = (0..=37)
+            .rev()
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(0);
+        text.truncate(cut);
+        text.push('…');
+    }
+    ApplyError::WrongType {
+        field: field.into(),
+        expected,
+        got: text,
+    }
+}
+
+/// The JSON kind of a value, for messages.
+pub fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}

@@ -1,0 +1,447 @@
+//! The replay trace: seed 001's process table, with time travel.
+//!
+//! Every event becomes five rows (receive command, produce event, consumer reads,
+//! apply, print), and the trace ends with one "no more events" row. Rows are not
+//! stored: the trace keeps the log, one outcome per event and a snapshot of the folded
+//! view every [`SNAPSHOT_EVERY`] events, and computes any row from the nearest snapshot.
+//! Seeking anywhere in a log of N events therefore costs O(K) applies, not O(N), and a
+//! million-event log does not hold five million states.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::display;
+use crate::envelope::{Envelope, Payload};
+use crate::fold::{FoldError, Folder, Mode, Outcome, View};
+use crate::projection::{AggregateId, Projection};
+
+/// Events between two snapshots (K). A seek replays at most K events; each snapshot
+/// holds a copy of every aggregate's state.
+pub const SNAPSHOT_EVERY: usize = 1024;
+
+/// Rows per event in the process table.
+pub const STEPS_PER_EVENT: u64 = 5;
+
+/// What a row of the process table shows happening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// A command arrives (seed 001 step 1).
+    Command,
+    /// The event is appended to the topic (step 2).
+    Produce,
+    /// The consumer reads the event (step 3).
+    Consume,
+    /// The projection applies it (step 4).
+    Apply,
+    /// The new state is printed (step 5).
+    Print,
+    /// No more events (step 11).
+    End,
+}
+
+/// One row of the process table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// 1-based row number.
+    pub step: u64,
+    pub phase: Phase,
+    /// Index into the log of the row's event; `None` for the final row.
+    pub event_index: Option<usize>,
+    /// The Action column.
+    pub action: String,
+    /// The Event Produced column: the event's label, `-` on the final row.
+    pub event: String,
+    /// Number of events on the topic at this row (the Kafka Topic State column).
+    pub topic_len: usize,
+    /// The aggregate the row's event belongs to.
+    pub aggregate: AggregateId,
+    /// State After Event: the aggregate's state (`null` once a tombstone deleted it);
+    /// on the final row, the whole folded view.
+    pub state: Value,
+    /// The Output column; `None` shows as "No output".
+    pub output: Option<String>,
+    /// Set on the apply row of an event the projection rejected.
+    pub error: Option<FoldError>,
+}
+
+impl Step {
+    /// The Output column as the seeds print it.
+    pub fn output_text(&self) -> &str {
+        self.output.as_deref().unwrap_or("No output")
+    }
+}
+
+/// A log folded by one projection, with its process table and snapshots.
+#[derive(Clone)]
+pub struct Trace {
+    head: Folder,
+    events: Vec<Envelope>,
+    outcomes: Vec<Outcome>,
+    /// `snapshots[j]` is the view before `events[j * snapshot_every]`.
+    snapshots: Vec<View>,
+    snapshot_every: usize,
+}
+
+impl Trace {
+    /// Folds `events` and keeps a snapshot every [`SNAPSHOT_EVERY`] events.
+    pub fn new(projection: Arc<dyn Projection>, mode: Mode, events: Vec<Envelope>) -> Trace {
+        Trace::with_snapshot_every(projection, mode, SNAPSHOT_EVERY, events)
+    }
+
+    /// As [`Trace::new`] with another snapshot spacing (at least 1).
+    pub fn with_snapshot_every(
+        projection: Arc<dyn Projection>,
+        mode: Mode,
+        snapshot_every: usize,
+        events: Vec<Envelope>,
+    ) -> Trace {
+        let mut trace = Trace {
+            head: Folder::new(projection, mode),
+            events: Vec::new(),
+            outcomes: Vec::new(),
+            snapshots: Vec::new(),
+            snapshot_every: snapshot_every.max(1),
+        };
+        trace.extend(events);
+        trace
+    }
+
+    /// Appends events to the log and folds them (a live topic grows this way).
+    pub fn extend(&mut self, events: impl IntoIterator<Item = Envelope>) {
+        for envelope in events {
+            if self.events.len() % self.snapshot_every == 0 {
+                self.snapshots.push(self.head.view().clone());
+            }
+            self.outcomes.push(self.head.push(&envelope));
+            self.events.push(envelope);
+        }
+    }
+
+    pub fn projection(&self) -> &Arc<dyn Projection> {
+        self.head.projection()
+    }
+
+    /// The whole log, including events a strict fold skipped.
+    pub fn events(&self) -> &[Envelope] {
+        &self.events
+    }
+
+    /// What folding each event did, in log order.
+    pub fn outcomes(&self) -> &[Outcome] {
+        &self.outcomes
+    }
+
+    /// Rejected events, in log order.
+    pub fn errors(&self) -> &[FoldError] {
+        self.head.errors()
+    }
+
+    /// The view after the last folded event.
+    pub fn final_view(&self) -> &View {
+        self.head.view()
+    }
+
+    /// Events that have rows: all of them, or in a strict fold those up to and
+    /// including the first bad one.
+    pub fn folded_events(&self) -> usize {
+        if self.head.halted() {
+            self.outcomes
+                .iter()
+                .position(|o| o.error().is_some())
+                .map_or(self.outcomes.len(), |i| i + 1)
+        } else {
+            self.events.len()
+        }
+    }
+
+    /// Number of rows (steps).
+    pub fn len(&self) -> u64 {
+        self.folded_events() as u64 * STEPS_PER_EVENT + 1
+    }
+
+    /// A trace always has its final row, so it is never empty.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The row for an event and phase.
+    pub fn step_of(&self, event_index: usize, phase: Phase) -> u64 {
+        let within = match phase {
+            Phase::Command => 1,
+            Phase::Produce => 2,
+            Phase::Consume => 3,
+            Phase::Apply => 4,
+            Phase::Print => 5,
+            Phase::End => return self.len(),
+        };
+        event_index as u64 * STEPS_PER_EVENT + within
+    }
+
+    /// The view before `events[index]` (after all events when `index` is past the
+    /// end), from the nearest snapshot: O(K) applies.
+    pub fn view_before(&self, index: usize) -> View {
+        let index = index.min(self.folded_events());
+        self.folder_before(index).view().clone()
+    }
+
+    /// The whole folded view as it stands at row `step` (clamped to the trace).
+    pub fn view_at(&self, step: u64) -> View {
+        let (index, phase) = self.locate(step);
+        match phase {
+            Phase::Command | Phase::Produce | Phase::Consume => self.view_before(index),
+            Phase::Apply | Phase::Print => self.view_before(index + 1),
+            Phase::End => self.final_view().clone(),
+        }
+    }
+
+    /// Row `step` (1-based), or `None` past the end.
+    pub fn step(&self, step: u64) -> Option<Step> {
+        if step == 0 || step > self.len() {
+            return None;
+        }
+        let (index, phase) = self.locate(step);
+        if phase == Phase::End {
+            return Some(self.end_step());
+        }
+        let mut folder = self.folder_before(index);
+        let rows = self.event_rows(index, &mut folder);
+        rows.into_iter().find(|row| row.phase == phase)
+    }
+
+    /// Every row in order, computed in one pass over the log.
+    pub fn steps(&self) -> impl Iterator<Item = Step> + '_ {
+        let mut folder = Folder::new(self.projection().clone(), Mode::Lenient);
+        (0..self.folded_events())
+            .flat_map(move |index| self.event_rows(index, &mut folder))
+            .chain(std::iter::once_with(|| self.end_step()))
+    }
+
+    /// The apply row of the first event of `partition` at or after `offset`.
+    pub fn seek_offset(&self, partition: i32, offset: i64) -> Option<u64> {
+        self.events[..self.folded_events()]
+            .iter()
+            .position(|e| e.partition == partition && e.offset >= offset)
+            .map(|i| self.step_of(i, Phase::Apply))
+    }
+
+    /// The apply row of the first event with a timestamp at or after `timestamp`
+    /// (what Kafka's offsets-for-times answers).
+    pub fn seek_timestamp(&self, timestamp: i64) -> Option<u64> {
+        self.events[..self.folded_events()]
+            .iter()
+            .position(|e| e.timestamp >= timestamp)
+            .map(|i| self.step_of(i, Phase::Apply))
+    }
+
+    /// Labels of the first `len` events of the topic.
+    pub fn topic_labels(&self, len: usize) -> Vec<String> {
+        let projection = self.projection();
+        self.events[..len.min(self.events.len())]
+            .iter()
+            .map(|e| projection.label(e))
+            .collect()
+    }
+
+    /// The Kafka Topic State column for a topic of `len` events, computing only the
+    /// labels that are shown.
+    pub fn topic_text(&self, len: usize) -> String {
+        const SHOWN: usize = 7;
+        let len = len.min(self.events.len());
+        if len <= SHOWN {
+            return display::topic(&self.topic_labels(len));
+        }
+        // Label only the events `display::topic` prints; the rest are counted.
+        let projection = self.projection();
+        let mut labels: Vec<String> = self.events[..3]
+            .iter()
+            .map(|e| projection.label(e))
+            .collect();
+        labels.extend(std::iter::repeat_n(String::new(), len - 6));
+        labels.extend(
+            self.events[len - 3..len]
+                .iter()
+                .map(|e| projection.label(e)),
+        );
+        display::topic(&labels)
+    }
+
+    fn locate(&self, step: u64) -> (usize, Phase) {
+        let step = step.clamp(1, self.len());
+        if step == self.len() {
+            return (self.folded_events(), Phase::End);
+        }
+        let index = ((step - 1) / STEPS_PER_EVENT) as usize;
+        let phase = match (step - 1) % STEPS_PER_EVENT {
+            0 => Phase::Command,
+            1 => Phase::Produce,
+            2 => Phase::Consume,
+            3 => Phase::Apply,
+            _ => Phase::Print,
+        };
+        (index, phase)
+    }
+
+    /// A lenient folder holding the view before `events[index]`.
+    fn folder_before(&self, index: usize) -> Folder {
+        let snapshot = (index / self.snapshot_every).min(self.snapshots.len().saturating_sub(1));
+        let start = snapshot * self.snapshot_every;
+        let view = self.snapshots.get(snapshot).cloned().unwrap_or_default();
+        let mut folder = Folder::resume(self.projection().clone(), Mode::Lenient, view);
+        folder.extend(&self.events[start..index]);
+        folder
+    }
+
+    /// The five rows of `events[index]`; `folder` holds the view before it and is
+    /// advanced past it.
+    fn event_rows(&self, index: usize, folder: &mut Folder) -> [Step; 5] {
+        let projection = self.projection().clone();
+        let envelope = &self.events[index];
+        let outcome = &self.outcomes[index];
+        let aggregate = outcome.aggregate().cloned().unwrap_or(None);
+        let before = folder
+            .view()
+            .get(&aggregate)
+            .cloned()
+            .unwrap_or_else(|| projection.initial());
+        folder.push(envelope);
+        let after = folder
+            .view()
+            .get(&aggregate)
+            .cloned()
+            .unwrap_or(Value::Null);
+        let error = outcome.error().cloned();
+        let printed = if envelope.value == Payload::Tombstone && error.is_none() {
+            format!("Deleted {}", aggregate.as_deref().unwrap_or_default())
+        } else {
+            projection.render(&after)
+        };
+        let narration = projection.narration(envelope);
+        let label = projection.label(envelope);
+        let first = index as u64 * STEPS_PER_EVENT;
+        let row = |n: u64, phase: Phase, action: String, topic_len, state: &Value, output| Step {
+            step: first + n,
+            phase,
+            event_index: Some(index),
+            action,
+            event: label.clone(),
+            topic_len,
+            aggregate: aggregate.clone(),
+            state: state.clone(),
+            output,
+            error: None,
+        };
+        let apply_output = match &error {
+            Some(error) => format!("Error: {error}"),
+            None => printed.clone(),
+        };
+        let mut apply = row(
+            4,
+            Phase::Apply,
+            narration.apply,
+            index + 1,
+            &after,
+            Some(apply_output),
+        );
+        apply.error = error;
+        [
+            row(1, Phase::Command, narration.command, index, &before, None),
+            row(
+                2,
+                Phase::Produce,
+                narration.produce,
+                index + 1,
+                &before,
+                None,
+            ),
+            row(
+                3,
+                Phase::Consume,
+                format!("Consumer reads {label}"),
+                index + 1,
+                &before,
+                None,
+            ),
+            apply,
+            row(
+                5,
+                Phase::Print,
+                "Print updated state".into(),
+                index + 1,
+                &after,
+                Some(printed),
+            ),
+        ]
+    }
+
+    fn end_step(&self) -> Step {
+        let folded = self.folded_events();
+        let halted_by = self.outcomes[..folded]
+            .iter()
+            .rev()
+            .find_map(Outcome::error);
+        let (action, output) = match (self.head.halted(), halted_by) {
+            (true, Some(error)) => (
+                "Stop at the first bad event (strict)".to_owned(),
+                format!("Stop processing: {error}"),
+            ),
+            _ => ("No more events".to_owned(), "Stop processing".to_owned()),
+        };
+        Step {
+            step: self.len(),
+            phase: Phase::End,
+            event_index: None,
+            action,
+            event: "-".into(),
+            topic_len: folded,
+            aggregate: None,
+            state: self.final_view().to_json(&**self.projection()),
+            output: Some(output),
+            error: None,
+        }
+    }
+}
+
+/// A position in a trace, as the page's step controls move it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    step: u64,
+}
+
+impl Default for Cursor {
+    fn default() -> Self {
+        Cursor { step: 1 }
+    }
+}
+
+impl Cursor {
+    /// The current row (1-based).
+    pub fn step(self) -> u64 {
+        self.step
+    }
+
+    /// Moves one row forward; false at the last row.
+    pub fn forward(&mut self, trace: &Trace) -> bool {
+        self.seek(self.step + 1, trace)
+    }
+
+    /// Moves one row back; false at the first row.
+    pub fn back(&mut self, trace: &Trace) -> bool {
+        self.seek(self.step.saturating_sub(1), trace)
+    }
+
+    /// Moves to row `step`, clamped to the trace; false if the row did not change.
+    pub fn seek(&mut self, step: u64, trace: &Trace) -> bool {
+        let next = step.clamp(1, trace.len());
+        let moved = next != self.step;
+        self.step = next;
+        moved
+    }
+
+    /// Moves to the last row.
+    pub fn to_end(&mut self, trace: &Trace) -> bool {
+        self.seek(trace.len(), trace)
+    }
+}
