@@ -9,22 +9,27 @@
 //!
 //! - [`envelope`]: a Kafka record as the fold sees it ([`Envelope`], [`Payload`]).
 //! - [`projection`]: the [`Projection`] trait (pure, synchronous `apply`) and its errors.
+//! - [`decl`]: declarative projections a user writes as JSON ([`decl::Spec`]).
 //! - [`builtin`]: the seeds' projections, `bank`, `orders` and `users`, as typed aggregates.
 //! - [`fold`]: the incremental [`Folder`], per-aggregate [`View`]s, lenient and strict modes.
 //! - [`trace`]: the seeds' process table as a [`Trace`] of [`Step`]s, with snapshots for
 //!   time travel ([`Cursor`]).
 //! - [`scenario`]: the seeds' logs, ready to replay.
+//! - [`sim`]: Kafka simulated: murmur2 partitioner, partitions and offsets, consumers
+//!   that crash and restart, log compaction.
 //! - [`ndjson`]: logs as NDJSON files (offset = line index).
 //! - [`display`]: state printed as the seeds print it (`{orderId: 123, status: 'created'}`).
 //! - [`wire`]: the bridge protocol's types, shared by bridge and page.
 
 pub mod builtin;
+pub mod decl;
 pub mod display;
 pub mod envelope;
 pub mod fold;
 pub mod ndjson;
 pub mod projection;
 pub mod scenario;
+pub mod sim;
 pub mod trace;
 pub mod wire;
 

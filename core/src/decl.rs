@@ -1,0 +1,1 @@
+//! Declarative projections written as JSON (work in progress).

@@ -1,0 +1,1 @@
+//! Kafka, simulated faithfully (work in progress).
