@@ -212,14 +212,21 @@ fn apply_to(
         return Ok(());
     }
     match view.aggregates.get_mut(id) {
-        Some(state) => projection.apply(state, envelope),
+        Some(state) => {
+            projection.apply(state, envelope)?;
+            if state.is_null() {
+                view.aggregates.remove(id);
+            }
+        }
         None => {
             let mut state = projection.initial();
             projection.apply(&mut state, envelope)?;
-            view.aggregates.insert(id.clone(), state);
-            Ok(())
+            if !state.is_null() {
+                view.aggregates.insert(id.clone(), state);
+            }
         }
     }
+    Ok(())
 }
 
 /// Folds a whole log at once.

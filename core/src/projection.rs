@@ -78,7 +78,9 @@ pub trait Projection: Send + Sync {
         Ok(envelope.key_text())
     }
 
-    /// Applies one event to its aggregate's state.
+    /// Applies one event to its aggregate's state. Setting the state to `null`
+    /// deletes the aggregate (what a tombstone does), so its next event starts again
+    /// from [`Projection::initial`].
     fn apply(&self, state: &mut Value, envelope: &Envelope) -> Result<(), ApplyError>;
 
     /// How the event is named in the table and in the topic, e.g. `orderCreatedEvent`.
