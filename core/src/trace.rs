@@ -112,7 +112,7 @@ impl Trace {
     /// Appends events to the log and folds them (a live topic grows this way).
     pub fn extend(&mut self, events: impl IntoIterator<Item = Envelope>) {
         for envelope in events {
-            if self.events.len() % self.snapshot_every == 0 {
+            if self.events.len().is_multiple_of(self.snapshot_every) {
                 self.snapshots.push(self.head.view().clone());
             }
             self.outcomes.push(self.head.push(&envelope));

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::envelope::Envelope;
+use crate::fold::FoldError;
 use crate::projection::{ApplyError, Narration, Projection, int_field, payload_object, str_field};
 
 /// A typed bank event.
@@ -90,6 +91,25 @@ pub fn decode_line(line: &[u8]) -> Result<BankEvent, ApplyError> {
         ..Envelope::json("", 0, Value::Null)
     };
     decode(payload_object(&envelope)?)
+}
+
+/// Decodes and folds an NDJSON log of bank events for one account in a single pass
+/// (offset = line index). Bad lines are collected as errors and skipped; the balance
+/// is the one the general fold reaches over the same file.
+pub fn fold_ndjson(bytes: &[u8]) -> (Account, Vec<FoldError>) {
+    let mut account = Account::default();
+    let mut errors = Vec::new();
+    for (offset, line) in crate::ndjson::lines(bytes) {
+        let applied = decode_line(line).and_then(|event| account.apply(event));
+        if let Err(error) = applied {
+            errors.push(FoldError {
+                partition: 0,
+                offset,
+                error,
+            });
+        }
+    }
+    (account, errors)
 }
 
 /// The `bank` projection.
@@ -186,6 +206,20 @@ mod tests {
             r#"{"type":"#,
             Err("value is not JSON: EOF while parsing a value at line 1 column 8"),
         );
+    }
+
+    #[test]
+    fn the_ndjson_fast_path_agrees_with_the_general_fold() {
+        let text = b"{\"type\":\"deposit\",\"amount\":100}\n\n{\"type\":\"deposit\"}\n{\"type\":\"withdrawal\",\"amount\":40}\n";
+        let (account, errors) = fold_ndjson(text);
+        let folder = crate::fold::fold(
+            std::sync::Arc::new(Bank),
+            crate::fold::Mode::Lenient,
+            &crate::ndjson::parse("bank", text),
+        );
+        assert_eq!(account.balance, 60);
+        assert_eq!(folder.view().to_json(&Bank), json!({"balance": 60}));
+        assert_eq!(errors, folder.errors());
     }
 
     #[test]
