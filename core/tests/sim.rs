@@ -65,6 +65,15 @@ fn check_new(partitions: i32, expected: Result<i32, &str>) {
 fn partition_counts_below_one_are_errors_not_panics() {
     check_new(1, Ok(1));
     check_new(6, Ok(6));
+    check_new(1024, Ok(1024));
+    check_new(
+        1025,
+        Err("a simulated topic has at most 1024 partitions, got 1025"),
+    );
+    check_new(
+        i32::MAX,
+        Err("a simulated topic has at most 1024 partitions, got 2147483647"),
+    );
     check_new(0, Err("a topic needs at least one partition, got 0"));
     check_new(-2, Err("a topic needs at least one partition, got -2"));
     check_new(

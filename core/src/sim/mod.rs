@@ -22,7 +22,7 @@ pub mod topic;
 
 pub use consumer::{RestartFrom, SimConsumer};
 pub use partitioner::{murmur2, partition_for_key, to_positive};
-pub use topic::{CleanupPolicy, PartitionLog, SimTopic, Tombstones};
+pub use topic::{CleanupPolicy, MAX_PARTITIONS, PartitionLog, SimTopic, Tombstones};
 
 /// Why the simulator refused a request. Each message says what a Kafka user would
 /// see, so a lesson can show it as it is.
@@ -32,6 +32,9 @@ pub enum SimError {
     /// rather than dividing by zero when it picks a partition.
     #[error("a topic needs at least one partition, got {0}")]
     BadPartitionCount(i32),
+    /// Every simulated partition lives in memory, so their number is bounded.
+    #[error("a simulated topic has at most {max} partitions, got {got}")]
+    TooManyPartitions { got: i32, max: i32 },
     /// A request named a partition the topic does not have.
     #[error("topic `{topic}` has no partition {partition} (it has {partitions})")]
     UnknownPartition {

@@ -13,6 +13,11 @@ use super::SimError;
 use super::partitioner::{partition_for_key, to_positive};
 use crate::envelope::{Envelope, Payload};
 
+/// The most partitions a simulated topic may have. Kafka itself sets no hard limit,
+/// but every partition here is a log held in memory (in the page, the browser's), so a
+/// count typed into a form must not be able to ask for billions of them.
+pub const MAX_PARTITIONS: i32 = 1024;
+
 /// What the broker does with old records (`cleanup.policy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CleanupPolicy {
@@ -107,10 +112,16 @@ pub struct SimTopic {
 }
 
 impl SimTopic {
-    /// A topic with `partitions` empty partitions.
+    /// A topic with `partitions` empty partitions (1 to [`MAX_PARTITIONS`]).
     pub fn new(name: &str, partitions: i32, policy: CleanupPolicy) -> Result<SimTopic, SimError> {
         if partitions <= 0 {
             return Err(SimError::BadPartitionCount(partitions));
+        }
+        if partitions > MAX_PARTITIONS {
+            return Err(SimError::TooManyPartitions {
+                got: partitions,
+                max: MAX_PARTITIONS,
+            });
         }
         Ok(SimTopic {
             name: name.to_owned(),
@@ -128,9 +139,10 @@ impl SimTopic {
         self.policy
     }
 
-    /// Number of partitions. Never zero: [`SimTopic::new`] refuses that.
+    /// Number of partitions, from 1 to [`MAX_PARTITIONS`]: [`SimTopic::new`] refuses
+    /// any other count.
     pub fn partition_count(&self) -> i32 {
-        // The count came in as a positive i32, so it fits back into one.
+        // The count came in as an i32 no larger than MAX_PARTITIONS, so it fits back.
         self.partitions.len() as i32
     }
 
