@@ -1,0 +1,3 @@
+pub mod console;
+pub mod process_table;
+pub mod scenario_select;
