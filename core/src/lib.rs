@@ -11,7 +11,7 @@
 //! - [`projection`]: the [`Projection`] trait (pure, synchronous `apply`) and its errors.
 //! - [`decl`]: declarative projections a user writes as JSON ([`decl::Spec`]).
 //! - [`builtin`]: the seeds' projections, `bank`, `orders` and `users`, as typed aggregates.
-//! - [`fold`]: the incremental [`Folder`], per-aggregate [`View`]s, lenient and strict modes.
+//! - [`fold`](mod@fold): the incremental [`Folder`], per-aggregate [`View`]s, lenient and strict modes.
 //! - [`trace`]: the seeds' process table as a [`Trace`] of [`Step`]s, with snapshots for
 //!   time travel ([`Cursor`]).
 //! - [`scenario`]: the seeds' logs, ready to replay.
