@@ -832,6 +832,38 @@ proptest! {
     }
 }
 
+proptest! {
+    #[test]
+    fn parsing_a_mangled_twin_never_panics(
+        name in prop::sample::select(vec!["bank", "orders", "users"]),
+        cuts in prop::collection::vec((any::<prop::sample::Index>(), 0usize..4, "[\\[\\]{}\",:a-z0-9 ]{0,3}"), 1..4),
+    ) {
+        let mut text: Vec<char> = decl::twin(name).unwrap().chars().collect();
+        for (at, len, insert) in cuts {
+            let start = at.index(text.len() + 1);
+            let end = (start + len).min(text.len());
+            text.splice(start..end, insert.chars());
+        }
+        let text: String = text.into_iter().collect();
+        // Whatever the damage, the answer is a spec or an error with a message.
+        if let Err(error) = Spec::parse(&text) {
+            prop_assert!(!error.to_string().is_empty());
+        }
+    }
+}
+
+#[test]
+fn a_state_that_is_no_object_is_an_error_and_long_literals_are_cut() {
+    check_rules(
+        json!([{"set": "note", "value": "a very long literal that goes on and on"}]),
+        json!(5),
+        json!({}),
+        Err(
+            "rule events[\"*\"].rules[0] (set note to \"a very long literal that goe…): the state is a JSON number, not an object",
+        ),
+    );
+}
+
 // ---------------------------------------------------------------------------------
 // docs/projections.md
 // ---------------------------------------------------------------------------------

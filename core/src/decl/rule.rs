@@ -45,7 +45,7 @@ impl Op {
         match self {
             Op::Add { to, from } => format!("add {to} from {from}"),
             Op::Subtract { to, from } => format!("subtract {to} from {from}"),
-            Op::Set { to, value } => format!("set {to} to {value}"),
+            Op::Set { to, value } => format!("set {to} to {}", short(value)),
             Op::SetFrom { to, from } => format!("set {to} from {from}"),
             Op::Merge { except } if except.is_empty() => "merge payload".into(),
             Op::Merge { except } => format!("merge payload except {}", except.join(", ")),
@@ -58,6 +58,19 @@ impl Op {
             Op::Count { to } => format!("count {to}"),
         }
     }
+}
+
+/// A literal as a rule name quotes it: in full when short, cut with `…` otherwise, so
+/// a large literal does not swamp every error message of its rule.
+fn short(value: &Value) -> String {
+    const MAX: usize = 30;
+    let text = value.to_string();
+    if text.chars().count() <= MAX {
+        return text;
+    }
+    let mut cut: String = text.chars().take(MAX - 1).collect();
+    cut.push('…');
+    cut
 }
 
 impl Rule {
