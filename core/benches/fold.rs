@@ -70,7 +70,9 @@ fn ndjson_fold(c: &mut Criterion) {
                 .count()
         })
     });
-    group.bench_function("bank_fast_path", |b| b.iter(|| bank::fold_ndjson(black_box(&bytes))));
+    group.bench_function("bank_fast_path", |b| {
+        b.iter(|| bank::fold_ndjson(black_box(&bytes)))
+    });
     group.bench_function("general_fold", |b| {
         b.iter(|| {
             let events = ndjson::parse("bank", black_box(&bytes));
@@ -95,12 +97,17 @@ fn seek(c: &mut Criterion) {
     let trace = Trace::new(Arc::new(Bank), Mode::Lenient, events);
     let mut group = c.benchmark_group("seek_1m");
     // The worst case is the row just before a snapshot: K-1 events to replay.
-    for step in [trace.len() / 2, trace.step_of(1023, eventfold_core::Phase::Print)] {
+    for step in [
+        trace.len() / 2,
+        trace.step_of(1023, eventfold_core::Phase::Print),
+    ] {
         group.bench_with_input(BenchmarkId::new("step", step), &step, |b, &step| {
             b.iter(|| trace.step(black_box(step)))
         });
     }
-    group.bench_function("view_at_middle", |b| b.iter(|| trace.view_at(black_box(trace.len() / 2 + 4093))));
+    group.bench_function("view_at_middle", |b| {
+        b.iter(|| trace.view_at(black_box(trace.len() / 2 + 4093)))
+    });
     group.finish();
 }
 

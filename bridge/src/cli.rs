@@ -1,0 +1,65 @@
+//! The command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::replay;
+
+/// eventfold: see how an event-sourced state is folded from its log, step by step.
+#[derive(Debug, Parser)]
+#[command(name = "eventfold", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fold a lesson or a file of events and print the process table.
+    Replay(ReplayArgs),
+}
+
+/// Where `replay` reads its events from: exactly one of a lesson or a file.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct Source {
+    /// A built-in lesson: bank, bank-002, orders or users.
+    #[arg(long, value_name = "NAME")]
+    pub scenario: Option<String>,
+    /// An NDJSON file, one event per line (offset = 0-based line index); `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub source: Source,
+    /// The projection: bank, orders, users, or a declarative spec file (SPEC.json).
+    /// Required with --events; a lesson brings its own.
+    #[arg(long, value_name = "NAME|SPEC.json")]
+    pub projection: Option<String>,
+    /// How to print the replay.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    /// Stop at the first bad event and exit with status 1.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// The seeds' process table.
+    Table,
+    /// One JSON object with `steps`, `state` and `errors`.
+    Json,
+}
+
+/// Runs a parsed command line and returns the process exit status.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Replay(args) => replay::main(args),
+    }
+}

@@ -1,0 +1,13 @@
+//! eventfold-bridge: the `eventfold` command.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the command line (clap), dispatching to the subcommands.
+//! - [`replay`]: `eventfold replay`, the fold of a lesson or an NDJSON file printed as
+//!   the seeds' process table or as JSON.
+//!
+//! The Kafka side (`eventfold serve`, `replay` over a topic) is built on the same
+//! core fold; see ARCHITECTURE.md.
+
+pub mod cli;
+pub mod replay;
