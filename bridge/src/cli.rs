@@ -47,6 +47,10 @@ pub struct ReplayArgs {
     /// Stop at the first bad event and exit with status 1.
     #[arg(long)]
     pub strict: bool,
+    /// Print only the final state and the errors, not the steps: a long log has five
+    /// rows per event, and each row lists the topic so far.
+    #[arg(long)]
+    pub final_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -97,8 +97,8 @@ pub fn run(args: &ReplayArgs, out: &mut impl Write) -> Result<Trace, ReplayError
     };
     let trace = Trace::new(projection, mode, events);
     match args.output {
-        Output::Table => write_table(&trace, &topic, out)?,
-        Output::Json => write_json(&trace, out)?,
+        Output::Table => write_table(&trace, &topic, !args.final_only, out)?,
+        Output::Json => write_json(&trace, !args.final_only, out)?,
     }
     Ok(trace)
 }
@@ -136,7 +136,28 @@ fn topic_name(path: &Path) -> String {
         .to_owned()
 }
 
-fn write_table(trace: &Trace, topic: &str, out: &mut impl Write) -> io::Result<()> {
+fn write_table(trace: &Trace, topic: &str, steps: bool, out: &mut impl Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "Replay of {} event(s) on topic {topic} with projection {}",
+        trace.events().len(),
+        trace.projection().name()
+    )?;
+    if steps {
+        writeln!(out, "{}", table(trace))?;
+    }
+    let state = trace.final_view().to_json(&**trace.projection());
+    writeln!(out, "Final state: {state}")?;
+    if !trace.errors().is_empty() {
+        writeln!(out, "{} bad event(s):", trace.errors().len())?;
+        for error in trace.errors() {
+            writeln!(out, "  {error}")?;
+        }
+    }
+    Ok(())
+}
+
+fn table(trace: &Trace) -> Table {
     let mut table = Table::new();
     table
         .load_preset(presets::UTF8_FULL_CONDENSED)
@@ -159,28 +180,18 @@ fn write_table(trace: &Trace, topic: &str, out: &mut impl Write) -> io::Result<(
             step.output_text().to_owned(),
         ]);
     }
-    writeln!(
-        out,
-        "Replay of {} event(s) on topic {topic} with projection {}",
-        trace.events().len(),
-        trace.projection().name()
-    )?;
-    writeln!(out, "{table}")?;
-    let state = trace.final_view().to_json(&**trace.projection());
-    writeln!(out, "Final state: {state}")?;
-    if !trace.errors().is_empty() {
-        writeln!(out, "{} bad event(s):", trace.errors().len())?;
-        for error in trace.errors() {
-            writeln!(out, "  {error}")?;
-        }
-    }
-    Ok(())
+    table
 }
 
 /// Writes the JSON report one step at a time, so a long replay is never held twice.
-fn write_json(trace: &Trace, out: &mut impl Write) -> io::Result<()> {
+fn write_json(trace: &Trace, steps: bool, out: &mut impl Write) -> io::Result<()> {
     out.write_all(b"{\"steps\":[")?;
-    for (i, step) in trace.steps().enumerate() {
+    let rows: Box<dyn Iterator<Item = _>> = if steps {
+        Box::new(trace.steps())
+    } else {
+        Box::new(std::iter::empty())
+    };
+    for (i, step) in rows.enumerate() {
         if i > 0 {
             out.write_all(b",")?;
         }

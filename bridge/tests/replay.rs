@@ -233,3 +233,25 @@ fn bad_command_lines_get_one_clear_line_and_status_2() {
         "cannot be used with",
     );
 }
+
+#[test]
+fn final_only_prints_the_state_and_errors_without_steps() {
+    let report = json_of(&[
+        "replay",
+        "--scenario",
+        "bank",
+        "--output",
+        "json",
+        "--final-only",
+    ]);
+    assert_eq!(
+        report,
+        json!({"steps": [], "state": {"balance": 120}, "errors": []})
+    );
+    let (status, stdout, _) = run(&["replay", "--scenario", "bank", "--final-only"]);
+    assert_eq!(status, 0);
+    assert_eq!(
+        stdout,
+        "Replay of 3 event(s) on topic bank_account_events with projection bank\nFinal state: {\"balance\":120}\n"
+    );
+}
