@@ -7,6 +7,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -144,6 +146,194 @@ fn is_text_or_base64(value: &WireBytes) -> bool {
     }
 }
 
+/// Where a subscription starts reading, per the `from` field of `subscribe`:
+/// `{"beginning":true}`, `{"latest":true}`, `{"offsets":{"0":5,"1":0}}` or
+/// `{"timestamp":MS}`. The command line and page URLs write the same as text:
+/// `beginning`, `latest`, `offsets:0=5,1=0`, `timestamp:MS`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartFrom {
+    Beginning(bool),
+    Latest(bool),
+    /// Next offset to read, per partition; partitions not listed start at the beginning.
+    Offsets(#[serde(deserialize_with = "partition_map")] BTreeMap<i32, i64>),
+    /// The first record at or after this time (ms since the epoch), per partition.
+    Timestamp(i64),
+}
+
+/// A `from` text that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid start {text:?}: {reason} (expected beginning, latest, offsets:P=O[,P=O…] or timestamp:MS)"
+)]
+pub struct StartFromError {
+    pub text: String,
+    pub reason: String,
+}
+
+impl std::str::FromStr for StartFrom {
+    type Err = StartFromError;
+
+    fn from_str(text: &str) -> Result<StartFrom, StartFromError> {
+        let error = |reason: String| StartFromError {
+            text: text.to_owned(),
+            reason,
+        };
+        match text.split_once(':') {
+            None if text == "beginning" => Ok(StartFrom::Beginning(true)),
+            None if text == "latest" => Ok(StartFrom::Latest(true)),
+            Some(("timestamp", ms)) => ms
+                .parse()
+                .map(StartFrom::Timestamp)
+                .map_err(|e| error(format!("timestamp {ms:?}: {e}"))),
+            Some(("offsets", list)) => {
+                let mut offsets = BTreeMap::new();
+                for pair in list.split(',') {
+                    let (p, o) = pair
+                        .split_once('=')
+                        .ok_or_else(|| error(format!("{pair:?} is not PARTITION=OFFSET")))?;
+                    let p: i32 = p
+                        .parse()
+                        .map_err(|e| error(format!("partition {p:?}: {e}")))?;
+                    let o: i64 = o.parse().map_err(|e| error(format!("offset {o:?}: {e}")))?;
+                    if p < 0 || o < 0 {
+                        return Err(error(format!(
+                            "{pair:?}: partitions and offsets are not negative"
+                        )));
+                    }
+                    if offsets.insert(p, o).is_some() {
+                        return Err(error(format!("partition {p} is given twice")));
+                    }
+                }
+                Ok(StartFrom::Offsets(offsets))
+            }
+            _ => Err(error("unknown start".into())),
+        }
+    }
+}
+
+/// Reads a JSON object keyed by partition number (`{"0":5}`). JSON keys are strings;
+/// serde's integer-key support is lost inside internally tagged enums, so parse here.
+fn partition_map<'de, D>(deserializer: D) -> Result<BTreeMap<i32, i64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let raw = BTreeMap::<String, i64>::deserialize(deserializer)?;
+    raw.into_iter()
+        .map(|(key, value)| {
+            let partition = key.parse::<i32>().map_err(|_| {
+                serde::de::Error::custom(format!("partition {key:?} is not a partition number"))
+            })?;
+            Ok((partition, value))
+        })
+        .collect()
+}
+
+/// A request id, echoed in the reply. Clients may use strings or numbers.
+pub type RequestId = Value;
+
+/// A frame from the page (or any client) to the bridge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    ListTopics {
+        #[serde(default)]
+        id: RequestId,
+    },
+    Subscribe {
+        id: String,
+        topic: String,
+        from: StartFrom,
+        /// Only these partitions; all of them when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partitions: Option<Vec<i32>>,
+    },
+    Unsubscribe {
+        id: String,
+    },
+    Pause {
+        sub: String,
+    },
+    Resume {
+        sub: String,
+    },
+    Produce {
+        #[serde(default)]
+        id: RequestId,
+        topic: String,
+        #[serde(default)]
+        key: Option<WireBytes>,
+        value: Option<WireBytes>,
+        #[serde(default)]
+        headers: BTreeMap<String, WireBytes>,
+    },
+}
+
+/// One partition of a topic, with its watermarks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionInfo {
+    pub id: i32,
+    /// Log-start offset (the first readable record).
+    pub low: i64,
+    /// High watermark (the offset the next record will get).
+    pub high: i64,
+}
+
+/// A topic as `topics` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicInfo {
+    pub name: String,
+    pub partitions: Vec<PartitionInfo>,
+}
+
+/// Why a request failed. The connection stays usable after any of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    UnknownTopic,
+    Forbidden,
+    TooLarge,
+    OffsetOutOfRange,
+    Kafka,
+}
+
+/// A frame from the bridge to the client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Hello {
+        protocol: i32,
+        produce: bool,
+        topics: Vec<String>,
+    },
+    Topics {
+        id: RequestId,
+        topics: Vec<TopicInfo>,
+    },
+    Records {
+        sub: String,
+        records: Vec<Record>,
+    },
+    CaughtUp {
+        sub: String,
+        /// High watermark per partition seen at subscribe time.
+        #[serde(deserialize_with = "partition_map")]
+        high: BTreeMap<i32, i64>,
+    },
+    Produced {
+        id: RequestId,
+        partition: i32,
+        offset: i64,
+    },
+    Error {
+        #[serde(default)]
+        id: RequestId,
+        code: ErrorCode,
+        message: String,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +390,161 @@ mod tests {
         assert_eq!(
             Record::from_envelope(&tombstone).to_envelope().unwrap(),
             tombstone
+        );
+    }
+
+    fn check_from(text: &str, expected: Result<StartFrom, &str>) {
+        assert_eq!(
+            text.parse::<StartFrom>().map_err(|e| e.to_string()),
+            expected.map_err(str::to_owned),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn start_positions_parse_from_text() {
+        check_from("beginning", Ok(StartFrom::Beginning(true)));
+        check_from("latest", Ok(StartFrom::Latest(true)));
+        check_from(
+            "timestamp:1696161600000",
+            Ok(StartFrom::Timestamp(1_696_161_600_000)),
+        );
+        check_from(
+            "offsets:0=5,1=0",
+            Ok(StartFrom::Offsets(BTreeMap::from([(0, 5), (1, 0)]))),
+        );
+        check_from(
+            "offsets:0=5,0=6",
+            Err(
+                "invalid start \"offsets:0=5,0=6\": partition 0 is given twice (expected beginning, latest, offsets:P=O[,P=O…] or timestamp:MS)",
+            ),
+        );
+        check_from(
+            "offsets:0=-1",
+            Err(
+                "invalid start \"offsets:0=-1\": \"0=-1\": partitions and offsets are not negative (expected beginning, latest, offsets:P=O[,P=O…] or timestamp:MS)",
+            ),
+        );
+        check_from(
+            "offsets:x",
+            Err(
+                "invalid start \"offsets:x\": \"x\" is not PARTITION=OFFSET (expected beginning, latest, offsets:P=O[,P=O…] or timestamp:MS)",
+            ),
+        );
+        check_from(
+            "earliest",
+            Err(
+                "invalid start \"earliest\": unknown start (expected beginning, latest, offsets:P=O[,P=O…] or timestamp:MS)",
+            ),
+        );
+    }
+
+    fn check_client(text: &str, expected: Result<ClientMessage, &str>) {
+        let got = serde_json::from_str::<ClientMessage>(text).map_err(|e| e.to_string());
+        match (got, expected) {
+            (Ok(got), Ok(want)) => assert_eq!(got, want, "{text}"),
+            (Err(got), Err(want)) => assert!(got.contains(want), "{text}: {got}"),
+            (got, want) => panic!("{text}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn client_frames_parse_as_documented() {
+        check_client(
+            r#"{"type":"list_topics","id":1}"#,
+            Ok(ClientMessage::ListTopics { id: json!(1) }),
+        );
+        check_client(
+            r#"{"type":"subscribe","id":"s1","topic":"bank","from":{"offsets":{"0":5,"1":0}}}"#,
+            Ok(ClientMessage::Subscribe {
+                id: "s1".into(),
+                topic: "bank".into(),
+                from: StartFrom::Offsets(BTreeMap::from([(0, 5), (1, 0)])),
+                partitions: None,
+            }),
+        );
+        check_client(
+            r#"{"type":"subscribe","id":"s2","topic":"bank","from":{"beginning":true},"partitions":[1]}"#,
+            Ok(ClientMessage::Subscribe {
+                id: "s2".into(),
+                topic: "bank".into(),
+                from: StartFrom::Beginning(true),
+                partitions: Some(vec![1]),
+            }),
+        );
+        check_client(
+            r#"{"type":"produce","id":"p1","topic":"bank","key":"acct-1","value":{"type":"deposit","amount":50},"headers":{"source":"page"}}"#,
+            Ok(ClientMessage::Produce {
+                id: json!("p1"),
+                topic: "bank".into(),
+                key: Some(WireBytes(json!("acct-1"))),
+                value: Some(WireBytes(json!({"type":"deposit","amount":50}))),
+                headers: BTreeMap::from([("source".to_owned(), WireBytes(json!("page")))]),
+            }),
+        );
+        check_client(
+            r#"{"type":"pause","sub":"s1"}"#,
+            Ok(ClientMessage::Pause { sub: "s1".into() }),
+        );
+        check_client(
+            r#"{"type":"subscribe","id":"s1","topic":"t","from":{"earliest":true}}"#,
+            Err("unknown variant `earliest`"),
+        );
+        check_client(
+            r#"{"type":"drop_topic","id":1}"#,
+            Err("unknown variant `drop_topic`"),
+        );
+        check_client(
+            r#"{"type":"list_topics","brokers":"evil:9092"}"#,
+            Err("unknown field `brokers`"),
+        );
+    }
+
+    #[test]
+    fn server_frames_serialize_as_documented() {
+        let check = |message: ServerMessage, expected: Value| {
+            assert_eq!(serde_json::to_value(&message).unwrap(), expected);
+            assert_eq!(
+                serde_json::from_value::<ServerMessage>(expected).unwrap(),
+                message
+            );
+        };
+        check(
+            ServerMessage::Hello {
+                protocol: PROTOCOL_VERSION,
+                produce: false,
+                topics: vec!["bank".into()],
+            },
+            json!({"type":"hello","protocol":1,"produce":false,"topics":["bank"]}),
+        );
+        check(
+            ServerMessage::CaughtUp {
+                sub: "s1".into(),
+                high: BTreeMap::from([(0, 42)]),
+            },
+            json!({"type":"caught_up","sub":"s1","high":{"0":42}}),
+        );
+        check(
+            ServerMessage::Error {
+                id: json!("p1"),
+                code: ErrorCode::OffsetOutOfRange,
+                message: "offset 99 is past the high watermark 42 of partition 0".into(),
+            },
+            json!({"type":"error","id":"p1","code":"offset_out_of_range","message":"offset 99 is past the high watermark 42 of partition 0"}),
+        );
+        check(
+            ServerMessage::Topics {
+                id: json!(1),
+                topics: vec![TopicInfo {
+                    name: "bank".into(),
+                    partitions: vec![PartitionInfo {
+                        id: 0,
+                        low: 0,
+                        high: 3,
+                    }],
+                }],
+            },
+            json!({"type":"topics","id":1,"topics":[{"name":"bank","partitions":[{"id":0,"low":0,"high":3}]}]}),
         );
     }
 }
