@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //!
+//! - [`backend`]: what a WebSocket session needs from Kafka ([`backend::Backend`]), and
+//!   [`backend::NoKafka`] for a bridge that serves the page alone.
 //! - [`cli`]: the command line (clap), dispatching to the subcommands.
 //! - [`replay`]: `eventfold replay`, the fold of a lesson or an NDJSON file printed as
 //!   the seeds' process table or as JSON.
@@ -9,5 +11,6 @@
 //! The Kafka side (`eventfold serve`, `replay` over a topic) is built on the same
 //! core fold; see ARCHITECTURE.md.
 
+pub mod backend;
 pub mod cli;
 pub mod replay;

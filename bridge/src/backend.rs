@@ -1,0 +1,122 @@
+//! What the WebSocket session needs from Kafka, as a trait.
+//!
+//! The session (`serve`) speaks the protocol of `core::wire`; a [`Backend`] does the
+//! Kafka work behind it. `kafka::KafkaBackend` is the real one (rdkafka, assign + seek,
+//! no consumer group); [`NoKafka`] is what `eventfold serve` without `--brokers` uses,
+//! so the page is served alone and every Kafka request gets a clear error.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use eventfold_core::wire::{ErrorCode, Record, StartFrom, TopicInfo, WireBytes};
+use tokio::sync::{mpsc, watch};
+
+/// A failed request, as the client will see it in an `error` frame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct BackendError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl BackendError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> BackendError {
+        BackendError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// A `subscribe` request, validated by the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscribeRequest {
+    pub topic: String,
+    pub from: StartFrom,
+    /// Only these partitions; all when `None`.
+    pub partitions: Option<Vec<i32>>,
+}
+
+/// A `produce` request, validated by the session (size, permission).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProduceRequest {
+    pub topic: String,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+/// A running subscription. Dropping it stops the replay and frees its consumer.
+pub struct Subscription {
+    /// High watermark per partition at subscribe time: `caught_up` is sent once every
+    /// partition's delivered offset reaches it.
+    pub high: BTreeMap<i32, i64>,
+    /// Record batches in offset order per partition. The channel is bounded; a full
+    /// channel means the browser is behind, and the backend stops fetching.
+    pub batches: mpsc::Receiver<Result<Vec<Record>, BackendError>>,
+    /// Set to true to pause fetching (flow control), false to resume.
+    pub paused: watch::Sender<bool>,
+}
+
+/// The Kafka operations behind the protocol.
+pub trait Backend: Send + Sync + 'static {
+    /// Whether `produce` is allowed (`--allow-produce`), announced in `hello`.
+    fn produce_allowed(&self) -> bool;
+
+    /// Topic names for `hello` (those the `--topics` filter lets through).
+    fn topic_names(&self) -> impl Future<Output = Result<Vec<String>, BackendError>> + Send;
+
+    /// Topics with partitions and watermarks, for `list_topics`.
+    fn list_topics(&self) -> impl Future<Output = Result<Vec<TopicInfo>, BackendError>> + Send;
+
+    /// Starts a replay: assign + seek, no consumer group, no commits.
+    fn subscribe(
+        &self,
+        request: SubscribeRequest,
+    ) -> impl Future<Output = Result<Subscription, BackendError>> + Send;
+
+    /// Appends a record; resolves once the broker acknowledged it, with its partition
+    /// and offset.
+    fn produce(
+        &self,
+        request: ProduceRequest,
+    ) -> impl Future<Output = Result<(i32, i64), BackendError>> + Send;
+}
+
+/// The backend of a bridge started without `--brokers`: it serves the page alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoKafka;
+
+fn no_kafka() -> BackendError {
+    BackendError::new(
+        ErrorCode::Kafka,
+        "this bridge serves the page alone: start it with --brokers HOST:PORT to reach Kafka",
+    )
+}
+
+impl Backend for NoKafka {
+    fn produce_allowed(&self) -> bool {
+        false
+    }
+
+    async fn topic_names(&self) -> Result<Vec<String>, BackendError> {
+        Ok(Vec::new())
+    }
+
+    async fn list_topics(&self) -> Result<Vec<TopicInfo>, BackendError> {
+        Err(no_kafka())
+    }
+
+    async fn subscribe(&self, _request: SubscribeRequest) -> Result<Subscription, BackendError> {
+        Err(no_kafka())
+    }
+
+    async fn produce(&self, _request: ProduceRequest) -> Result<(i32, i64), BackendError> {
+        Err(no_kafka())
+    }
+}
+
+/// Encodes bytes for the wire; re-exported so backends need not import core::wire.
+pub fn wire_bytes(bytes: &[u8]) -> WireBytes {
+    WireBytes::encode(bytes)
+}
