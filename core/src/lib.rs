@@ -19,13 +19,18 @@
 //!   that crash and restart, log compaction.
 //! - [`ndjson`]: logs as NDJSON files (offset = line index).
 //! - [`display`]: state printed as the seeds print it (`{orderId: 123, status: 'created'}`).
+//! - [`diff`]: what changed between two states, and state printed with it marked.
+//! - [`lesson`]: what the page shows of a step: flow stages, key moments, topic log,
+//!   status tracker ([`lesson::Frame`]), and its `#scenario=…&step=…` address.
 //! - [`wire`]: the bridge protocol's types, shared by bridge and page.
 
 pub mod builtin;
 pub mod decl;
+pub mod diff;
 pub mod display;
 pub mod envelope;
 pub mod fold;
+pub mod lesson;
 pub mod ndjson;
 pub mod projection;
 pub mod scenario;

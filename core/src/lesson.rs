@@ -1,0 +1,584 @@
+//! Everything the page shows of one step besides its process-table row: the process
+//! flow stage it lights, the key moment it explains, the topic as a log of offsets
+//! with the consumer's position, seed 001's status tracker, and the state with what
+//! changed marked. The page renders a [`Frame`]; it decides nothing itself.
+//!
+//! Also the page's address (`#scenario=bank&step=5`, see [`Link`]) and the log as the
+//! event editor's NDJSON text ([`ndjson_text`]).
+
+use serde_json::Value;
+
+use crate::diff::{self, Change, Line};
+use crate::display;
+use crate::envelope::{Envelope, Payload, bytes_as_text};
+use crate::fold::FoldError;
+use crate::trace::{Phase, Step, Trace};
+
+/// The boxes of the process flow diagram (seed 001's "Process Flow"), in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// A command arrives.
+    Command,
+    /// The command becomes an event.
+    Event,
+    /// The producer appends the event to the topic.
+    Append,
+    /// The topic keeps the event at its offset.
+    Stored,
+    /// The consumer reads events back in order.
+    Replay,
+    /// Applying the event gives the new state.
+    State,
+}
+
+impl Stage {
+    /// Every stage, in the diagram's order.
+    pub const ALL: [Stage; 6] = [
+        Stage::Command,
+        Stage::Event,
+        Stage::Append,
+        Stage::Stored,
+        Stage::Replay,
+        Stage::State,
+    ];
+
+    /// The diagram's caption for the stage.
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Command => "Command",
+            Stage::Event => "Event",
+            Stage::Append => "Append to topic",
+            Stage::Stored => "Stored",
+            Stage::Replay => "Replay",
+            Stage::State => "State",
+        }
+    }
+}
+
+/// One of seed 001's "Key Moments": a question a learner asks and its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyMoment {
+    pub question: &'static str,
+    pub answer: &'static str,
+}
+
+/// Seed 001's three key moments, worded for the page (which calls its execution
+/// table the process table and its variable tracker the status tracker).
+pub const KEY_MOMENTS: [KeyMoment; 3] = [
+    KeyMoment {
+        question: "Why do we store events instead of just the final state?",
+        answer: "Because every change is appended to the Kafka topic as an event and the state \
+                 is rebuilt by applying each event in turn, the topic holds the whole history: \
+                 we can see every change and rebuild the state at any time.",
+    },
+    KeyMoment {
+        question: "How does the state get updated after producing an event?",
+        answer: "The consumer reads the event back from the topic and applies it to the state, \
+                 so the state moves forward one event at a time.",
+    },
+    KeyMoment {
+        question: "What happens if the consumer crashes and restarts?",
+        answer: "It replays every event on the topic from the first offset (the full list in \
+                 the status tracker) and rebuilds exactly the same state as before.",
+    },
+];
+
+impl Phase {
+    /// The process-flow stages a row of this phase lights: receiving a command creates
+    /// the event, producing it appends and stores it, consuming it is the replay, and
+    /// applying or printing it is the state.
+    pub fn stages(self) -> &'static [Stage] {
+        match self {
+            Phase::Command => &[Stage::Command, Stage::Event],
+            Phase::Produce => &[Stage::Append, Stage::Stored],
+            Phase::Consume => &[Stage::Replay],
+            Phase::Apply | Phase::Print | Phase::End => &[Stage::State],
+        }
+    }
+
+    /// The key moment that explains a row of this phase: why events are stored
+    /// while one is produced, how the state follows while one is consumed, and what a
+    /// restart does once the log is replayed to its end.
+    pub fn key_moment(self) -> KeyMoment {
+        match self {
+            Phase::Command | Phase::Produce => KEY_MOMENTS[0],
+            Phase::Consume | Phase::Apply | Phase::Print => KEY_MOMENTS[1],
+            Phase::End => KEY_MOMENTS[2],
+        }
+    }
+
+    /// Rows of this phase write their Output to the consumer's console (the seeds'
+    /// `print(state)` and the final "Stop processing").
+    pub fn writes_console(self) -> bool {
+        matches!(self, Phase::Print | Phase::End)
+    }
+}
+
+/// Topic entries shown around the current event; the rest are counted, so a large
+/// log draws a bounded number of boxes.
+pub const TOPIC_SHOWN: usize = 40;
+
+/// Events either side of the current one that get status-tracker columns.
+pub const TRACKER_EVENTS_EACH_SIDE: usize = 3;
+
+/// One record on the topic as the log view draws it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicEntry {
+    pub offset: i64,
+    pub label: String,
+    /// The consumer has read and applied it.
+    pub consumed: bool,
+    /// It is the current row's event.
+    pub current: bool,
+}
+
+/// One partition of the topic as it stands at a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionLog {
+    pub partition: i32,
+    /// Entries not drawn before and after the window around the current event.
+    pub hidden_before: usize,
+    pub hidden_after: usize,
+    pub entries: Vec<TopicEntry>,
+    /// The offset the consumer reads next in this partition; `None` when it has read
+    /// everything on it.
+    pub next_offset: Option<i64>,
+}
+
+/// A column of seed 001's status tracker: the topic and the state after one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackerColumn {
+    /// "Start", "After step 4", "Final".
+    pub heading: String,
+    /// The row the column stands for (0 for Start).
+    pub step: u64,
+    pub topic: String,
+    pub state: String,
+    /// The latest column at or before the current step.
+    pub current: bool,
+}
+
+/// What the page shows for one step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub step: Step,
+    /// Rows in the trace.
+    pub steps: u64,
+    /// What differs from the state the row's aggregate had one step earlier.
+    pub changes: Vec<Change>,
+    /// The row's state as pretty JSON, changed lines marked.
+    pub state: Vec<Line>,
+    /// The topic's partitions that hold events at this step, by partition number.
+    pub topic: Vec<PartitionLog>,
+    pub tracker: Vec<TrackerColumn>,
+}
+
+impl Frame {
+    /// The frame of row `step` (clamped to the trace). Costs a few seeks from the
+    /// nearest snapshots, not a replay of the log.
+    pub fn at(trace: &Trace, step: u64) -> Frame {
+        let steps = trace.len();
+        let step = step.clamp(1, steps);
+        let row = trace
+            .step(step)
+            .expect("a clamped step is always in the trace");
+        let previous = previous_state(trace, &row);
+        let changes = diff::changes(&previous, &row.state);
+        let state = diff::pretty(&row.state, &changes);
+        Frame {
+            topic: topic_at(trace, &row),
+            tracker: tracker_at(trace, &row),
+            steps,
+            changes,
+            state,
+            step: row,
+        }
+    }
+}
+
+/// The state the row's aggregate had one row earlier (its initial state before its
+/// first event), so the diff shows what this row did.
+fn previous_state(trace: &Trace, row: &Step) -> Value {
+    let projection = trace.projection();
+    if row.step <= 1 {
+        return row.state.clone();
+    }
+    let view = trace.view_at(row.step - 1);
+    if row.phase == Phase::End {
+        return view.to_json(&**projection);
+    }
+    match view.get(&row.aggregate) {
+        Some(state) => state.clone(),
+        None => projection.initial(),
+    }
+}
+
+/// Events the consumer has read and applied by this row.
+fn consumed_at(row: &Step) -> usize {
+    match (row.phase, row.event_index) {
+        (Phase::Apply | Phase::Print, Some(index)) => index + 1,
+        (_, Some(index)) => index,
+        (_, None) => row.topic_len,
+    }
+}
+
+fn topic_at(trace: &Trace, row: &Step) -> Vec<PartitionLog> {
+    let events = &trace.events()[..row.topic_len.min(trace.events().len())];
+    let consumed = consumed_at(row);
+    let current = row.event_index.filter(|i| *i < events.len());
+    let centre = current.unwrap_or(events.len().saturating_sub(1));
+    let start = centre
+        .saturating_sub(TOPIC_SHOWN / 2)
+        .min(events.len().saturating_sub(TOPIC_SHOWN));
+    let end = (start + TOPIC_SHOWN).min(events.len());
+
+    let mut partitions: Vec<i32> = events.iter().map(|e| e.partition).collect();
+    partitions.sort_unstable();
+    partitions.dedup();
+    let projection = trace.projection();
+    partitions
+        .into_iter()
+        .map(|partition| {
+            let in_partition = |range: std::ops::Range<usize>| {
+                events[range]
+                    .iter()
+                    .filter(|e| e.partition == partition)
+                    .count()
+            };
+            let entries = (start..end)
+                .filter(|i| events[*i].partition == partition)
+                .map(|i| TopicEntry {
+                    offset: events[i].offset,
+                    label: projection.label(&events[i]),
+                    consumed: i < consumed,
+                    current: Some(i) == current,
+                })
+                .collect();
+            let next_offset = events
+                .iter()
+                .enumerate()
+                .skip(consumed)
+                .find(|(_, e)| e.partition == partition)
+                .map(|(_, e)| e.offset);
+            PartitionLog {
+                partition,
+                hidden_before: in_partition(0..start),
+                hidden_after: in_partition(end..events.len()),
+                entries,
+                next_offset,
+            }
+        })
+        .collect()
+}
+
+fn tracker_at(trace: &Trace, row: &Step) -> Vec<TrackerColumn> {
+    let folded = trace.folded_events();
+    let centre = row.event_index.unwrap_or(folded);
+    let first = centre.saturating_sub(TRACKER_EVENTS_EACH_SIDE);
+    let last = (centre + TRACKER_EVENTS_EACH_SIDE + 1).min(folded);
+
+    let mut columns = Vec::new();
+    if first == 0 {
+        columns.push(TrackerColumn {
+            heading: "Start".into(),
+            step: 0,
+            topic: display::topic::<&str>(&[]),
+            state: display::js(&trace.projection().initial()),
+            current: false,
+        });
+    }
+    let mut column = |step: Option<Step>, heading: String| {
+        if let Some(step) = step {
+            columns.push(TrackerColumn {
+                heading,
+                step: step.step,
+                topic: trace.topic_text(step.topic_len),
+                state: display::js(&step.state),
+                current: false,
+            });
+        }
+    };
+    for index in first..last {
+        for phase in [Phase::Produce, Phase::Apply] {
+            let n = trace.step_of(index, phase);
+            column(trace.step(n), format!("After step {n}"));
+        }
+    }
+    if last == folded {
+        column(trace.step(trace.len()), "Final".into());
+    }
+    if let Some(current) = columns.iter().rposition(|c| c.step <= row.step) {
+        columns[current].current = true;
+    }
+    columns
+}
+
+/// The log as the event editor shows it: one JSON value per line, in offset order.
+/// Text that was not JSON stays as it was, so a mistake is shown, not dropped.
+pub fn ndjson_text(events: &[Envelope]) -> String {
+    let mut out = String::new();
+    for envelope in events {
+        match &envelope.value {
+            Payload::Json(value) => out.push_str(&value.to_string()),
+            Payload::Tombstone => out.push_str("null"),
+            Payload::Raw { bytes, .. } => out.push_str(&bytes_as_text(bytes)),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// An error of a log typed in the event editor, where each offset is a line index:
+/// `line 3 (offset 2): value is not JSON: ...`.
+pub fn editor_error(error: &FoldError) -> String {
+    format!(
+        "line {} (offset {}): {}",
+        error.offset + 1,
+        error.offset,
+        error.error
+    )
+}
+
+/// The page's address: a lesson and a step, `#scenario=orders&step=4`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Link {
+    pub scenario: Option<String>,
+    pub step: Option<u64>,
+}
+
+impl Link {
+    /// Reads a hash (`#scenario=orders&step=4`) or a query (`?scenario=orders`, the
+    /// older form); unknown keys and unreadable values are ignored, so a mangled
+    /// link still opens the page.
+    pub fn parse(text: &str) -> Link {
+        let text = text.trim_start_matches(['#', '?']);
+        let mut link = Link::default();
+        for pair in text.split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "scenario" if !value.is_empty() => link.scenario = Some(value.to_owned()),
+                "step" => link.step = value.parse().ok().or(link.step),
+                _ => {}
+            }
+        }
+        link
+    }
+
+    /// The hash for a lesson and step. Scenario ids are URL-safe already.
+    pub fn hash(scenario: &str, step: u64) -> String {
+        format!("#scenario={scenario}&step={step}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fold::Mode;
+    use crate::scenario;
+
+    fn orders() -> Trace {
+        let s = scenario::orders();
+        Trace::new(s.projection, Mode::Lenient, s.events)
+    }
+
+    fn check_link(text: &str, scenario: Option<&str>, step: Option<u64>) {
+        assert_eq!(
+            Link::parse(text),
+            Link {
+                scenario: scenario.map(str::to_owned),
+                step
+            },
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn links_name_a_lesson_and_a_step() {
+        check_link("#scenario=orders&step=4", Some("orders"), Some(4));
+        check_link("?scenario=bank-002", Some("bank-002"), None);
+        check_link("#step=7", None, Some(7));
+        check_link("#scenario=&step=x&other=1", None, None);
+        check_link("", None, None);
+        assert_eq!(Link::hash("bank", 5), "#scenario=bank&step=5");
+        let back = Link::parse(&Link::hash("users", 11));
+        assert_eq!(back.scenario.as_deref(), Some("users"));
+        assert_eq!(back.step, Some(11));
+    }
+
+    fn check_flow(step: u64, stages: &[Stage], question_starts: &str) {
+        let frame = Frame::at(&orders(), step);
+        assert_eq!(frame.step.phase.stages(), stages, "stages at step {step}");
+        let moment = frame.step.phase.key_moment();
+        assert!(
+            moment.question.starts_with(question_starts),
+            "step {step}: {}",
+            moment.question
+        );
+    }
+
+    #[test]
+    fn each_row_lights_its_stage_and_explains_itself() {
+        check_flow(1, &[Stage::Command, Stage::Event], "Why do we store events");
+        check_flow(2, &[Stage::Append, Stage::Stored], "Why do we store events");
+        check_flow(3, &[Stage::Replay], "How does the state");
+        check_flow(4, &[Stage::State], "How does the state");
+        check_flow(11, &[Stage::State], "What happens if the consumer");
+    }
+
+    fn check_state(step: u64, pretty: &str, changed: &[&str]) {
+        let frame = Frame::at(&orders(), step);
+        let text: Vec<&str> = frame.state.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(text.join("\n"), pretty, "state at step {step}");
+        let paths: Vec<&str> = frame.changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, changed, "changes at step {step}");
+    }
+
+    #[test]
+    fn the_state_view_marks_what_the_row_changed() {
+        check_state(1, "{}", &[]);
+        check_state(3, "{}", &[]);
+        check_state(
+            4,
+            "{\n  \"orderId\": 123,\n  \"status\": \"created\"\n}",
+            &["$.orderId", "$.status"],
+        );
+        check_state(
+            5,
+            "{\n  \"orderId\": 123,\n  \"status\": \"created\"\n}",
+            &[],
+        );
+        check_state(
+            9,
+            "{\n  \"orderId\": 123,\n  \"status\": \"shipped\"\n}",
+            &["$.status"],
+        );
+        check_state(
+            11,
+            "{\n  \"orderId\": 123,\n  \"status\": \"shipped\"\n}",
+            &[],
+        );
+    }
+
+    /// (offset, consumed, current) of each entry, and the consumer's next offset.
+    fn check_topic(step: u64, entries: &[(i64, bool, bool)], next: Option<i64>) {
+        let frame = Frame::at(&orders(), step);
+        let got: Vec<(i64, bool, bool)> = frame
+            .topic
+            .iter()
+            .flat_map(|p| p.entries.iter())
+            .map(|e| (e.offset, e.consumed, e.current))
+            .collect();
+        assert_eq!(got, entries, "topic at step {step}");
+        assert_eq!(
+            frame.topic.first().and_then(|p| p.next_offset),
+            next,
+            "consumer position at step {step}"
+        );
+    }
+
+    #[test]
+    fn the_topic_shows_offsets_and_the_consumer_position() {
+        check_topic(1, &[], None);
+        check_topic(2, &[(0, false, true)], Some(0));
+        check_topic(4, &[(0, true, true)], None);
+        check_topic(7, &[(0, true, false), (1, false, true)], Some(1));
+        check_topic(11, &[(0, true, false), (1, true, false)], None);
+    }
+
+    #[test]
+    fn a_long_topic_draws_a_window_around_the_current_event() {
+        let s = scenario::bank();
+        let events: Vec<Envelope> = (0..500)
+            .map(|i| {
+                Envelope::json(
+                    s.topic,
+                    i,
+                    serde_json::json!({"type": "deposit", "amount": 1}),
+                )
+            })
+            .collect();
+        let trace = Trace::new(s.projection, Mode::Lenient, events);
+        let frame = Frame::at(&trace, trace.step_of(250, Phase::Apply));
+        let log = &frame.topic[0];
+        assert_eq!(log.entries.len(), TOPIC_SHOWN);
+        assert_eq!(
+            log.hidden_before + log.entries.len() + log.hidden_after,
+            251
+        );
+        assert!(log.entries.iter().any(|e| e.current && e.offset == 250));
+        assert!(frame.tracker.len() <= 2 * (2 * TRACKER_EVENTS_EACH_SIDE + 1) + 2);
+    }
+
+    #[test]
+    fn the_tracker_is_seed_001s_status_tracker() {
+        let frame = Frame::at(&orders(), 9);
+        let columns: Vec<(&str, &str, &str, bool)> = frame
+            .tracker
+            .iter()
+            .map(|c| {
+                (
+                    c.heading.as_str(),
+                    c.topic.as_str(),
+                    c.state.as_str(),
+                    c.current,
+                )
+            })
+            .collect();
+        let both = "[orderCreatedEvent, orderUpdatedEvent]";
+        assert_eq!(
+            columns,
+            vec![
+                ("Start", "[]", "{}", false),
+                ("After step 2", "[orderCreatedEvent]", "{}", false),
+                (
+                    "After step 4",
+                    "[orderCreatedEvent]",
+                    "{orderId: 123, status: 'created'}",
+                    false
+                ),
+                (
+                    "After step 7",
+                    both,
+                    "{orderId: 123, status: 'created'}",
+                    false
+                ),
+                (
+                    "After step 9",
+                    both,
+                    "{orderId: 123, status: 'shipped'}",
+                    true
+                ),
+                ("Final", both, "{orderId: 123, status: 'shipped'}", false),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_editor_round_trips_a_lesson_and_names_bad_lines() {
+        let s = scenario::bank();
+        let text = ndjson_text(&s.events);
+        assert_eq!(
+            text.lines().next(),
+            Some(r#"{"type":"deposit","amount":100}"#)
+        );
+        let mut text = text.replacen("{\"type\":\"withdrawal\"", "{\"type\":withdrawal", 1);
+        text.push_str("{\"type\":\"deposit\",\"amount\":40}\n");
+        let trace = Trace::new(
+            s.projection,
+            Mode::Lenient,
+            crate::ndjson::parse(s.topic, text.as_bytes()),
+        );
+        let errors: Vec<String> = trace.errors().iter().map(editor_error).collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("line 2 (offset 1): value is not JSON"),
+            "{}",
+            errors[0]
+        );
+        assert_eq!(
+            trace.final_view().to_json(&**trace.projection()),
+            serde_json::json!({"balance": 200}),
+            "the good lines still fold"
+        );
+    }
+}
