@@ -1,3 +1,11 @@
 pub mod console;
+pub mod controls;
+pub mod event_editor;
+pub mod flow;
+pub mod key_moment;
 pub mod process_table;
+pub mod projection_editor;
 pub mod scenario_select;
+pub mod state_view;
+pub mod topic_log;
+pub mod tracker;

@@ -1,47 +1,135 @@
-//! The eventfold page: replays one of core's scenarios as the seeds' process table.
+//! The eventfold page: step through an event-sourced replay.
 //!
-//! This is the placeholder page: a scenario picker, the process table and a console.
-//! Every string it shows is computed by `eventfold-core` (see [`replay`]); the
-//! components only lay that text out.
+//! Pick a lesson, step through its process table, and see every view of the same
+//! step at once: the process flow, the topic's log, the state with its changes, the
+//! status tracker and the console; edit the log or the projection and the history
+//! re-folds. Every string shown is computed by `eventfold-core`; the app only holds
+//! the simulator's state ([`state`]) and the components lay it out.
+//!
+//! # Layout
+//!
+//! - [`state`]: the simulator as a Yew reducer ([`state::Sim`], [`state::Action`]).
+//! - [`replay`]: the process table's rows as text.
+//! - [`url`]: `#scenario=…&step=…` in the address bar.
+//! - [`hooks`]: the play timer, the keyboard and links followed in the same tab.
+//! - [`components`]: one component per file.
 
 mod components;
+mod hooks;
 mod replay;
+mod state;
 mod url;
 
+use eventfold_core::builtin;
 use yew::prelude::*;
 
 use components::console::Console;
+use components::controls::Controls;
+use components::event_editor::EventEditor;
+use components::flow::Flow;
+use components::key_moment::KeyMomentCard;
 use components::process_table::ProcessTable;
+use components::projection_editor::ProjectionEditor;
 use components::scenario_select::ScenarioSelect;
-use replay::Replay;
+use components::state_view::StateView;
+use components::topic_log::TopicLog;
+use components::tracker::Tracker;
+use hooks::use_hash_change::use_hash_change;
+use hooks::use_interval::use_interval;
+use hooks::use_keys::{Key, use_keys};
+use state::{Action, SPEEDS, Sim};
 
 #[component]
 fn App() -> Html {
-    let selected = use_state(url::scenario);
-    // Folding is cheap for the lessons, but re-rendering must not refold: the
-    // trace is recomputed only when another scenario is picked.
-    let replay = use_memo(*selected, |id| Replay::of(id));
+    let sim = use_reducer(|| {
+        let (id, step) = url::read();
+        Sim::open(id, step)
+    });
     let choices = use_memo((), |_| replay::choices());
-
+    let dispatcher = sim.dispatcher();
+    let send = |make: fn(String) -> Action| {
+        let dispatcher = dispatcher.clone();
+        Callback::from(move |text: String| dispatcher.dispatch(make(text)))
+    };
+    let on_action = {
+        let dispatcher = dispatcher.clone();
+        Callback::from(move |action: Action| dispatcher.dispatch(action))
+    };
+    let on_pick = {
+        let dispatcher = dispatcher.clone();
+        Callback::from(move |step: u64| dispatcher.dispatch(Action::Seek(step)))
+    };
     let on_select = {
-        let selected = selected.clone();
-        Callback::from(move |id: &'static str| {
-            url::show_scenario(id);
-            selected.set(id);
-        })
+        let dispatcher = dispatcher.clone();
+        Callback::from(move |id: &'static str| dispatcher.dispatch(Action::Open(id, None)))
     };
 
+    let period = sim
+        .playing
+        .then(|| 1000 / SPEEDS[sim.speed.min(SPEEDS.len() - 1)] as i32);
+    use_interval(period, {
+        let dispatcher = dispatcher.clone();
+        Callback::from(move |()| dispatcher.dispatch(Action::Tick))
+    });
+    use_keys({
+        let dispatcher = dispatcher.clone();
+        Callback::from(move |key: Key| {
+            dispatcher.dispatch(match key {
+                Key::Back => Action::Back,
+                Key::Forward => Action::Forward,
+                Key::PlayPause => Action::TogglePlay,
+                Key::First => Action::Reset,
+                Key::Last => Action::End,
+            })
+        })
+    });
+    use_hash_change({
+        let dispatcher = dispatcher.clone();
+        Callback::from(move |()| {
+            let (id, step) = url::read();
+            dispatcher.dispatch(Action::Open(id, step));
+        })
+    });
+    use_effect_with((sim.lesson, sim.step()), |(lesson, step)| {
+        url::show(lesson, *step);
+    });
+    // For docs/perf.md: the time from navigation to the first rendered table, read
+    // by scripts/page-smoke through the Performance API.
+    use_effect_with((), |_| {
+        if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+            let _ = performance.mark("eventfold:first-table");
+        }
+    });
+
+    let frame = sim.frame.clone();
     html! {
         <main>
             <header>
                 <h1>{ "eventfold" }</h1>
-                <ScenarioSelect choices={(*choices).clone()} selected={*selected} {on_select} />
+                <ScenarioSelect choices={(*choices).clone()} selected={sim.lesson} {on_select} />
             </header>
-            <h2>{ replay.title }</h2>
-            <p class="topic">{ "Topic " }<code>{ replay.topic }</code></p>
-            <ProcessTable rows={replay.rows.clone()} />
-            <h3>{ "Console" }</h3>
-            <Console lines={replay.console.clone()} />
+            <h2>{ sim.title }</h2>
+            <Controls step={sim.step()} steps={sim.steps()} playing={sim.playing}
+                speed={sim.speed} on_action={on_action} />
+            <Flow lit={frame.step.phase.stages()} />
+            <div class="now">
+                <StateView frame={frame.clone()} />
+                <KeyMomentCard moment={frame.step.phase.key_moment()} />
+                <section class="console-box" aria-labelledby="console-heading">
+                    <h3 id="console-heading">{ "Console" }</h3>
+                    <Console lines={sim.console()} />
+                </section>
+            </div>
+            <ProcessTable rows={sim.rows.clone()} current={sim.step()} on_pick={on_pick.clone()} />
+            <TopicLog topic={sim.topic} frame={frame.clone()} />
+            <Tracker frame={frame.clone()} />
+            <div class="editors">
+                <EventEditor text={sim.events_text.clone()} errors={sim.log_errors.clone()}
+                    on_edit={send(Action::EditEvents)} on_pick={on_pick} />
+                <ProjectionEditor names={&builtin::NAMES[..]} selected={sim.projection_name.clone()}
+                    text={sim.projection_text.clone()} error={sim.spec_error.clone()}
+                    on_pick={send(Action::PickProjection)} on_edit={send(Action::EditProjection)} />
+            </div>
         </main>
     }
 }

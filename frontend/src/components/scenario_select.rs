@@ -33,7 +33,7 @@ pub fn ScenarioSelect(props: &ScenarioSelectProps) -> Html {
 
     html! {
         <label class="scenario">
-            { "Scenario " }
+            { "Lesson " }
             <select data-testid="scenario-select" {onchange}>
                 { for props.choices.iter().map(|c| html! {
                     <option value={c.id} selected={c.id == props.selected}>{ c.title }</option>

@@ -1,0 +1,52 @@
+use std::rc::Rc;
+
+use web_sys::HtmlTextAreaElement;
+use yew::prelude::*;
+
+use crate::state::LogError;
+
+#[derive(PartialEq, Properties)]
+pub struct EventEditorProps {
+    pub text: String,
+    pub errors: Rc<[LogError]>,
+    pub on_edit: Callback<String>,
+    /// Jumps to an error's step.
+    pub on_pick: Callback<u64>,
+}
+
+/// The log as NDJSON, one event per line (offset = line index). Every edit re-folds
+/// the whole history; each bad line is listed with the step that shows it.
+#[component]
+pub fn EventEditor(props: &EventEditorProps) -> Html {
+    let oninput = {
+        let on_edit = props.on_edit.clone();
+        Callback::from(move |event: InputEvent| {
+            if let Some(area) = event.target_dyn_into::<HtmlTextAreaElement>() {
+                on_edit.emit(area.value());
+            }
+        })
+    };
+    html! {
+        <section class="editor">
+            <label for="event-editor"><h3>{ "Events (NDJSON, one per line)" }</h3></label>
+            <textarea id="event-editor" data-testid="event-editor" spellcheck="false"
+                rows="8" value={props.text.clone()} {oninput} />
+            if !props.errors.is_empty() {
+                <ul class="errors">
+                    { for props.errors.iter().map(|error| {
+                        let on_pick = props.on_pick.clone();
+                        let step = error.step;
+                        html! {
+                            <li class="error" data-testid="error" role="alert">
+                                { &error.message }{ " " }
+                                <button class="link" onclick={Callback::from(move |_: MouseEvent| on_pick.emit(step))}>
+                                    { format!("show step {step}") }
+                                </button>
+                            </li>
+                        }
+                    }) }
+                </ul>
+            }
+        </section>
+    }
+}

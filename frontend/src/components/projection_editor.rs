@@ -1,0 +1,66 @@
+use web_sys::{HtmlSelectElement, HtmlTextAreaElement};
+use yew::prelude::*;
+
+use crate::state::CUSTOM;
+
+#[derive(PartialEq, Properties)]
+pub struct ProjectionEditorProps {
+    /// The built-in projections' names.
+    pub names: &'static [&'static str],
+    /// The selected name, or [`CUSTOM`].
+    pub selected: String,
+    pub text: String,
+    pub error: Option<String>,
+    pub on_pick: Callback<String>,
+    pub on_edit: Callback<String>,
+}
+
+/// Picks a built-in projection, or edits a declarative one starting from the
+/// built-in's twin. A spec mistake is shown while the last good projection keeps
+/// folding.
+#[component]
+pub fn ProjectionEditor(props: &ProjectionEditorProps) -> Html {
+    let onchange = {
+        let on_pick = props.on_pick.clone();
+        Callback::from(move |event: Event| {
+            if let Some(select) = event.target_dyn_into::<HtmlSelectElement>() {
+                on_pick.emit(select.value());
+            }
+        })
+    };
+    let oninput = {
+        let on_edit = props.on_edit.clone();
+        Callback::from(move |event: InputEvent| {
+            if let Some(area) = event.target_dyn_into::<HtmlTextAreaElement>() {
+                on_edit.emit(area.value());
+            }
+        })
+    };
+    let custom = props.selected == CUSTOM;
+    html! {
+        <section class="editor">
+            <h3>
+                <label>
+                    { "Projection " }
+                    <select data-testid="projection-select" {onchange}>
+                        { for props.names.iter().map(|name| html! {
+                            <option value={*name} selected={*name == props.selected}>{ *name }</option>
+                        }) }
+                        <option value={CUSTOM} selected={custom} disabled={!custom}>
+                            { "custom (declarative)" }
+                        </option>
+                    </select>
+                </label>
+            </h3>
+            <textarea data-testid="projection-editor" spellcheck="false" rows="8"
+                aria-label="Declarative projection (JSON)" value={props.text.clone()} {oninput} />
+            if let Some(error) = &props.error {
+                <p class="error" data-testid="error" role="alert">
+                    { format!("Projection not applied: {error}") }
+                </p>
+            } else {
+                <p class="muted">{ "Edit the spec to fold the log with your own rules." }</p>
+            }
+        </section>
+    }
+}

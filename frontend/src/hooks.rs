@@ -1,0 +1,3 @@
+pub mod use_hash_change;
+pub mod use_interval;
+pub mod use_keys;

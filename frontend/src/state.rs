@@ -1,0 +1,231 @@
+//! The simulator's state and every way it changes ([`Action`]), as a Yew reducer.
+//!
+//! The reducer only moves data between core's calls: it folds the log with
+//! [`Trace::new`], moves a [`Cursor`] and asks [`Frame::at`] what the current step
+//! shows. Every edit re-folds the whole history; stepping costs a seek from core's
+//! snapshots.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use eventfold_core::decl::{self, Spec};
+use eventfold_core::lesson::{self, Frame};
+use eventfold_core::{Cursor, Envelope, Mode, Phase, Projection, Trace, builtin, ndjson, scenario};
+use yew::Reducible;
+
+use crate::replay::{self, Row};
+
+/// Playback speeds the speed picker offers, in steps per second.
+pub const SPEEDS: [u32; 4] = [1, 2, 4, 8];
+
+/// The projection picker's entry for a projection typed in the editor.
+pub const CUSTOM: &str = "custom";
+
+/// One of the log's errors, as the event editor lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogError {
+    pub message: String,
+    /// The apply row of the event, where the process table shows the error.
+    pub step: u64,
+}
+
+#[derive(Clone)]
+pub struct Sim {
+    pub lesson: &'static str,
+    pub title: &'static str,
+    pub topic: &'static str,
+    /// The event editor's text, exactly as typed.
+    pub events_text: String,
+    /// `builtin::NAMES` entry or [`CUSTOM`].
+    pub projection_name: String,
+    /// The projection editor's text, exactly as typed.
+    pub projection_text: String,
+    /// Why the projection editor's text is not a usable spec; the last good
+    /// projection keeps folding meanwhile.
+    pub spec_error: Option<String>,
+    pub log_errors: Rc<[LogError]>,
+    pub trace: Rc<Trace>,
+    pub rows: Rc<[Row]>,
+    pub cursor: Cursor,
+    pub frame: Rc<Frame>,
+    pub playing: bool,
+    /// Index into [`SPEEDS`].
+    pub speed: usize,
+}
+
+pub enum Action {
+    /// Opens a lesson at a step (1 when `None`).
+    Open(&'static str, Option<u64>),
+    Back,
+    Forward,
+    Seek(u64),
+    Reset,
+    End,
+    TogglePlay,
+    /// One timer tick while playing: a step forward, stopping at the end.
+    Tick,
+    Speed(usize),
+    EditEvents(String),
+    PickProjection(String),
+    EditProjection(String),
+}
+
+/// A folded log and what the page lists of it.
+struct Folded {
+    trace: Rc<Trace>,
+    rows: Rc<[Row]>,
+    log_errors: Rc<[LogError]>,
+}
+
+impl Folded {
+    fn new(projection: Arc<dyn Projection>, events: Vec<Envelope>) -> Folded {
+        let trace = Trace::new(projection, Mode::Lenient, events);
+        let log_errors = trace
+            .outcomes()
+            .iter()
+            .enumerate()
+            .filter_map(|(index, outcome)| {
+                Some(LogError {
+                    message: lesson::editor_error(outcome.error()?),
+                    step: trace.step_of(index, Phase::Apply),
+                })
+            })
+            .collect();
+        Folded {
+            rows: replay::rows(&trace),
+            log_errors,
+            trace: Rc::new(trace),
+        }
+    }
+}
+
+impl Sim {
+    /// Lesson `id` at `step`; an unknown id opens the first lesson.
+    pub fn open(id: &str, step: Option<u64>) -> Sim {
+        let lesson = scenario::by_id(id).unwrap_or_else(scenario::bank);
+        let name = lesson.projection.name().to_owned();
+        let events_text = lesson::ndjson_text(&lesson.events);
+        let folded = Folded::new(lesson.projection, lesson.events);
+        let mut cursor = Cursor::default();
+        cursor.seek(step.unwrap_or(1), &folded.trace);
+        Sim {
+            lesson: lesson.id,
+            title: lesson.title,
+            topic: lesson.topic,
+            events_text,
+            projection_text: decl::twin(&name).unwrap_or_default().to_owned(),
+            projection_name: name,
+            spec_error: None,
+            frame: Rc::new(Frame::at(&folded.trace, cursor.step())),
+            cursor,
+            log_errors: folded.log_errors,
+            rows: folded.rows,
+            trace: folded.trace,
+            playing: false,
+            speed: 1,
+        }
+    }
+
+    /// Replaces the trace, keeping the cursor's row where the new trace still has it.
+    fn set(&mut self, folded: Folded) {
+        self.trace = folded.trace;
+        self.rows = folded.rows;
+        self.log_errors = folded.log_errors;
+        self.move_to(self.cursor.step());
+    }
+
+    fn move_to(&mut self, step: u64) {
+        self.cursor.seek(step, &self.trace);
+        self.frame = Rc::new(Frame::at(&self.trace, self.cursor.step()));
+    }
+
+    pub fn step(&self) -> u64 {
+        self.cursor.step()
+    }
+
+    pub fn steps(&self) -> u64 {
+        self.trace.len()
+    }
+
+    pub fn at_end(&self) -> bool {
+        self.step() == self.steps()
+    }
+
+    /// The console as it stands at the current step.
+    pub fn console(&self) -> Vec<String> {
+        replay::console_until(&self.rows, self.step())
+    }
+
+    /// Re-folds the editor's log with the current projection.
+    fn refold(&mut self) {
+        let events = ndjson::parse(self.topic, self.events_text.as_bytes());
+        self.set(Folded::new(self.trace.projection().clone(), events));
+    }
+
+    /// Folds the current log with another projection.
+    fn use_projection(&mut self, projection: Arc<dyn Projection>) {
+        self.set(Folded::new(projection, self.trace.events().to_vec()));
+    }
+}
+
+impl Reducible for Sim {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut sim = (*self).clone();
+        match action {
+            Action::Open(id, step) => {
+                let speed = sim.speed;
+                sim = Sim::open(id, step);
+                sim.speed = speed;
+            }
+            Action::Back => sim.move_to(sim.step().saturating_sub(1)),
+            Action::Forward => sim.move_to(sim.step() + 1),
+            Action::Seek(step) => sim.move_to(step),
+            Action::Reset => {
+                sim.playing = false;
+                sim.move_to(1);
+            }
+            Action::End => sim.move_to(sim.steps()),
+            Action::TogglePlay => {
+                // Play from the end starts the replay over, as a player does.
+                if !sim.playing && sim.at_end() {
+                    sim.move_to(1);
+                }
+                sim.playing = !sim.playing;
+            }
+            Action::Tick => {
+                if sim.playing {
+                    sim.move_to(sim.step() + 1);
+                    sim.playing = !sim.at_end();
+                }
+            }
+            Action::Speed(speed) => sim.speed = speed.min(SPEEDS.len() - 1),
+            Action::EditEvents(text) => {
+                sim.events_text = text;
+                sim.refold();
+            }
+            Action::PickProjection(name) => {
+                if let Some(projection) = builtin::by_name(&name) {
+                    sim.projection_text = decl::twin(&name).unwrap_or_default().to_owned();
+                    sim.projection_name = name;
+                    sim.spec_error = None;
+                    sim.use_projection(projection);
+                }
+            }
+            Action::EditProjection(text) => {
+                let parsed = Spec::parse(&text);
+                sim.projection_text = text;
+                match parsed {
+                    Ok(spec) => {
+                        sim.projection_name = CUSTOM.to_owned();
+                        sim.spec_error = None;
+                        sim.use_projection(Arc::new(spec));
+                    }
+                    Err(error) => sim.spec_error = Some(error.to_string()),
+                }
+            }
+        }
+        Rc::new(sim)
+    }
+}
