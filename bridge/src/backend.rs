@@ -48,8 +48,11 @@ pub struct ProduceRequest {
 
 /// A running subscription. Dropping it stops the replay and frees its consumer.
 pub struct Subscription {
-    /// High watermark per partition at subscribe time: `caught_up` is sent once every
-    /// partition's delivered offset reaches it.
+    /// High watermark per partition at subscribe time: the session sends `caught_up`
+    /// once every listed partition's delivered offset reaches `high - 1`, and at once
+    /// when none is listed. So leave out the partitions with nothing to replay (empty,
+    /// or a start at or past the high watermark, as `latest` has): otherwise
+    /// `caught_up` never comes.
     pub high: BTreeMap<i32, i64>,
     /// Record batches in offset order per partition. The channel is bounded; a full
     /// channel means the browser is behind, and the backend stops fetching.
@@ -58,8 +61,25 @@ pub struct Subscription {
     pub paused: watch::Sender<bool>,
 }
 
+/// Whether the backend can reach Kafka, as `/healthz` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// No Kafka behind this bridge (`NoKafka`): the page is served alone.
+    NotConfigured,
+    /// The cluster answered.
+    Reachable,
+    /// The cluster did not answer; why, for the operator.
+    Unreachable(String),
+}
+
 /// The Kafka operations behind the protocol.
 pub trait Backend: Send + Sync + 'static {
+    /// Whether Kafka can be reached now, for `/healthz`. The default suits a backend
+    /// without Kafka; the Kafka backend asks the cluster.
+    fn health(&self) -> impl Future<Output = Health> + Send {
+        async { Health::NotConfigured }
+    }
+
     /// Whether `produce` is allowed (`--allow-produce`), announced in `hello`.
     fn produce_allowed(&self) -> bool;
 

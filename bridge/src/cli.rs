@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::replay;
+use crate::{replay, serve};
 
 /// eventfold: see how an event-sourced state is folded from its log, step by step.
 #[derive(Debug, Parser)]
@@ -19,6 +19,8 @@ pub struct Cli {
 pub enum Command {
     /// Fold a lesson or a file of events and print the process table.
     Replay(ReplayArgs),
+    /// Serve the page, and relay Kafka topics to it over a WebSocket at /ws.
+    Serve(serve::ServeArgs),
 }
 
 /// Where `replay` reads its events from: exactly one of a lesson or a file.
@@ -65,5 +67,6 @@ pub enum Output {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Replay(args) => replay::main(args),
+        Command::Serve(args) => serve::main(args),
     }
 }

@@ -7,6 +7,8 @@
 //! - [`cli`]: the command line (clap), dispatching to the subcommands.
 //! - [`replay`]: `eventfold replay`, the fold of a lesson or an NDJSON file printed as
 //!   the seeds' process table or as JSON.
+//! - [`serve`]: `eventfold serve`, the page, the WebSocket at `/ws` (protocol v1,
+//!   docs/protocol.md), `/healthz` and `/metrics`, generic over the backend.
 //!
 //! The Kafka side (`eventfold serve`, `replay` over a topic) is built on the same
 //! core fold; see ARCHITECTURE.md.
@@ -14,3 +16,4 @@
 pub mod backend;
 pub mod cli;
 pub mod replay;
+pub mod serve;

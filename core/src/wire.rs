@@ -332,6 +332,25 @@ pub enum ServerMessage {
         code: ErrorCode,
         message: String,
     },
+    /// The last frame before the bridge closes the connection on its own (the client
+    /// fell too far behind, or the bridge is shutting down): where each subscription
+    /// stopped, so subscribing again with these offsets continues without a gap or a
+    /// duplicate.
+    Closing {
+        message: String,
+        resume: Vec<Resume>,
+    },
+}
+
+/// Where a subscription stopped, in a `closing` frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    pub sub: String,
+    pub topic: String,
+    /// The next offset to read per partition, for every partition of which records were
+    /// sent; the others resume from the subscription's original `from`.
+    #[serde(deserialize_with = "partition_map")]
+    pub offsets: BTreeMap<i32, i64>,
 }
 
 #[cfg(test)]
@@ -545,6 +564,17 @@ mod tests {
                 }],
             },
             json!({"type":"topics","id":1,"topics":[{"name":"bank","partitions":[{"id":0,"low":0,"high":3}]}]}),
+        );
+        check(
+            ServerMessage::Closing {
+                message: "too slow".into(),
+                resume: vec![Resume {
+                    sub: "s1".into(),
+                    topic: "bank".into(),
+                    offsets: BTreeMap::from([(0, 43), (1, 7)]),
+                }],
+            },
+            json!({"type":"closing","message":"too slow","resume":[{"sub":"s1","topic":"bank","offsets":{"0":43,"1":7}}]}),
         );
     }
 }

@@ -1,0 +1,326 @@
+//! The HTTP side: the built page, the WebSocket upgrade, `/healthz` and `/metrics`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use tokio::sync::{Semaphore, watch};
+use tower_http::services::{ServeDir, ServeFile};
+use tracing::{debug, warn};
+
+use super::metrics::Metrics;
+use super::{ServeConfig, parse_origin, session};
+use crate::backend::{Backend, Health};
+
+/// How long `/healthz` waits for the backend's answer before calling Kafka unreachable.
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Close code for a connection without the right token (RFC 6455: policy violation).
+pub const CLOSE_POLICY: u16 = 1008;
+
+/// What every handler and session shares. Cloning it is cheap.
+pub struct ServerState<B> {
+    inner: Arc<Inner<B>>,
+}
+
+struct Inner<B> {
+    config: ServeConfig,
+    backend: Arc<B>,
+    metrics: Metrics,
+    /// One permit per WebSocket session (mini-redis's `limit_connections`).
+    connections: Arc<Semaphore>,
+    /// Becomes true when the server shuts down; sessions watch it.
+    shutdown: watch::Sender<bool>,
+}
+
+impl<B> Clone for ServerState<B> {
+    fn clone(&self) -> Self {
+        ServerState {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<B: Backend> ServerState<B> {
+    pub fn new(config: ServeConfig, backend: Arc<B>) -> ServerState<B> {
+        let connections = Arc::new(Semaphore::new(config.limits.max_connections));
+        ServerState {
+            inner: Arc::new(Inner {
+                config,
+                backend,
+                metrics: Metrics::new(),
+                connections,
+                shutdown: watch::Sender::new(false),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &ServeConfig {
+        &self.inner.config
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.inner.backend
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// A receiver that sees `true` once the server shuts down, even if it subscribes
+    /// after that moment.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+
+    /// Tells every session to close.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    /// Waits until every session has ended (all permits are back), at most `grace`.
+    /// Returns whether they all did.
+    pub async fn wait_for_sessions(&self, grace: Duration) -> bool {
+        let all = u32::try_from(self.inner.config.limits.max_connections).unwrap_or(u32::MAX);
+        tokio::time::timeout(grace, self.inner.connections.acquire_many(all))
+            .await
+            .is_ok()
+    }
+}
+
+/// The bridge's routes: `/ws`, `/healthz`, `/metrics`, and the page for every other
+/// path (a single-page app: unknown paths get index.html).
+pub fn router<B: Backend>(state: ServerState<B>) -> Router {
+    let dist = &state.config().dist;
+    let page = ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html")));
+    Router::new()
+        .route("/ws", get(upgrade::<B>))
+        .route("/healthz", get(healthz::<B>))
+        .route("/metrics", get(metrics::<B>))
+        .fallback_service(page)
+        .with_state(state)
+}
+
+#[derive(Debug, Deserialize)]
+struct WsQuery {
+    token: Option<String>,
+}
+
+/// Checks the origin, the connection limit and the token, and upgrades. Everything
+/// else happens in the session.
+async fn upgrade<B: Backend>(
+    State(state): State<ServerState<B>>,
+    headers: HeaderMap,
+    Query(query): Query<WsQuery>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let config = state.config();
+    if !origin_allowed(&headers, &config.allowed_origins) {
+        state.metrics().refused_connection("origin");
+        let origin = headers
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("?");
+        debug!(origin, "refused a WebSocket from another origin");
+        return (
+            StatusCode::FORBIDDEN,
+            format!(
+                "WebSocket connections from {origin} are not allowed: start the bridge with --allowed-origin {origin} to allow them\n"
+            ),
+        )
+            .into_response();
+    }
+    let Ok(permit) = Arc::clone(&state.inner.connections).try_acquire_owned() else {
+        state.metrics().refused_connection("connections");
+        warn!(
+            max = config.limits.max_connections,
+            "refused a WebSocket: too many connections"
+        );
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the bridge serves at most {} connections (--max-connections); try again later\n",
+                config.limits.max_connections
+            ),
+        )
+            .into_response();
+    };
+    // A browser cannot read the HTTP status of a failed WebSocket handshake, but it can
+    // read a close code: so a wrong token upgrades and closes with 1008.
+    let token_ok = match &config.token {
+        None => true,
+        Some(expected) => query
+            .token
+            .as_deref()
+            .is_some_and(|given| same_secret(given.as_bytes(), expected.as_bytes())),
+    };
+    let max = config.limits.max_frame_bytes;
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_failed_upgrade(|e| debug!("WebSocket upgrade failed: {e}"))
+        .on_upgrade(move |socket| async move {
+            if !token_ok {
+                state.metrics().refused_connection("token");
+                refuse(socket, CLOSE_POLICY, "missing or wrong token").await;
+                return;
+            }
+            let (sink, stream) = socket.split();
+            session::run(sink, stream, state, permit).await;
+        })
+}
+
+/// Closes a fresh socket with `code` and waits briefly for the client's close reply,
+/// so the client sees the code rather than a dropped connection.
+async fn refuse(mut socket: WebSocket, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    if socket.send(Message::Close(Some(frame))).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Whether a WebSocket handshake may proceed, judged by its Origin header.
+///
+/// Browsers send Origin on every WebSocket handshake, and a page from another site
+/// could otherwise use the visitor's access to the bridge. A request without Origin
+/// does not come from a browser page; such a client could send any Origin anyway, so
+/// the token, not this check, guards against it.
+pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Some(origin) = origin.to_str().ok().and_then(|o| parse_origin(o).ok()) else {
+        // `null` (a sandboxed page or a file) and anything unreadable.
+        return false;
+    };
+    if allowed.contains(&origin) {
+        return true;
+    }
+    // The page's own origin: the same host and port the browser asked this server for.
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    let host = host.to_ascii_lowercase();
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    let host = host.strip_suffix(default_port).unwrap_or(&host);
+    authority == host
+}
+
+/// Compares secrets in time independent of where they differ.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    if given.len() != expected.len() {
+        return false;
+    }
+    given
+        .iter()
+        .zip(expected)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
+}
+
+/// `{"ok":true,"kafka":"reachable"|"not configured"}` with 200, or
+/// `{"ok":false,"kafka":"unreachable","error":…}` with 503, so a load balancer can
+/// route around a bridge whose broker is away.
+async fn healthz<B: Backend>(State(state): State<ServerState<B>>) -> Response {
+    let health = tokio::time::timeout(HEALTH_TIMEOUT, state.backend().health())
+        .await
+        .unwrap_or_else(|_| {
+            Health::Unreachable(format!("no answer within {} s", HEALTH_TIMEOUT.as_secs()))
+        });
+    let (status, body) = match health {
+        Health::NotConfigured => (
+            StatusCode::OK,
+            serde_json::json!({"ok": true, "kafka": "not configured"}),
+        ),
+        Health::Reachable => (
+            StatusCode::OK,
+            serde_json::json!({"ok": true, "kafka": "reachable"}),
+        ),
+        Health::Unreachable(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({"ok": false, "kafka": "unreachable", "error": error}),
+        ),
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics<B: Backend>(State(state): State<ServerState<B>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics().render(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn check(origin: Option<&str>, host: &str, allowed: &[&str], expected: bool) {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, HeaderValue::from_str(origin).unwrap());
+        }
+        let allowed: Vec<String> = allowed.iter().map(|a| parse_origin(a).unwrap()).collect();
+        assert_eq!(
+            origin_allowed(&headers, &allowed),
+            expected,
+            "origin {origin:?}, host {host}, allowed {allowed:?}"
+        );
+    }
+
+    #[test]
+    fn only_the_pages_own_origin_or_listed_ones_may_connect() {
+        check(Some("http://127.0.0.1:8080"), "127.0.0.1:8080", &[], true);
+        check(Some("http://LOCALHOST:8080"), "localhost:8080", &[], true);
+        check(
+            Some("https://bridge.example"),
+            "bridge.example:443",
+            &[],
+            true,
+        );
+        check(Some("http://127.0.0.1:9999"), "127.0.0.1:8080", &[], false);
+        check(Some("https://evil.example"), "127.0.0.1:8080", &[], false);
+        check(Some("null"), "127.0.0.1:8080", &[], false);
+        check(
+            Some("https://app.example"),
+            "127.0.0.1:8080",
+            &["https://app.example/"],
+            true,
+        );
+        check(None, "127.0.0.1:8080", &[], true);
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"s3cret", b"s3cret"));
+        assert!(!same_secret(b"s3cres", b"s3cret"));
+        assert!(!same_secret(b"s3cre", b"s3cret"));
+        assert!(!same_secret(b"", b"s3cret"));
+    }
+}

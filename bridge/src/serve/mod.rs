@@ -1,0 +1,417 @@
+//! `eventfold serve`: the built page, the WebSocket at `/ws`, `/healthz` and `/metrics`.
+//!
+//! # Layout
+//!
+//! - this file: the command line ([`ServeArgs`]), the checked configuration
+//!   ([`ServeConfig`], [`Limits`]) and [`run`], which serves a listener until a shutdown
+//!   future completes (the shape of mini-redis's `server::run`).
+//! - [`http`]: the router — static files, the upgrade handler (origin, token and
+//!   connection limit, nothing else), `/healthz`, `/metrics`.
+//! - [`session`]: one WebSocket connection speaking protocol v1 (docs/protocol.md),
+//!   generic over a `Sink`/`Stream` pair so it can be driven without a network.
+//! - [`metrics`]: the Prometheus counters and gauges.
+//!
+//! The session is generic over [`Backend`]: `NoKafka` serves the page alone, the
+//! Kafka backend relays topics. The bridge keeps no state between connections.
+
+pub mod http;
+pub mod metrics;
+pub mod session;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use regex::Regex;
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+use crate::backend::{Backend, NoKafka};
+pub use http::{ServerState, router};
+
+/// Where the bridge listens unless told otherwise: loopback only.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// Largest WebSocket frame or message a client may send (1 MiB); a larger one closes
+/// the connection with code 1009.
+pub const MAX_FRAME_BYTES: usize = 1 << 20;
+/// Most WebSocket connections served at once; further upgrades get HTTP 503.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// Most subscriptions one connection may hold at once.
+pub const MAX_SUBSCRIPTIONS: usize = 16;
+/// Frames waiting to be written to one client. When it is full the client is behind:
+/// its subscriptions are paused until there is room.
+pub const OUTBOUND_QUEUE: usize = 64;
+/// How long a client may stay behind (outbound queue full, or a write not accepted)
+/// before the bridge closes it with the offsets to resume from.
+pub const SLOW_CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Produce requests of one connection waiting for the broker's acknowledgement.
+pub const MAX_PRODUCES_IN_FLIGHT: usize = 64;
+/// How long shutdown waits for connections to send their `closing` frame and close.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// `eventfold serve` options. Each can also be set by the environment variable named
+/// in `--help`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Any address other than loopback requires --token.
+    #[arg(long, env = "EVENTFOLD_BIND", default_value = DEFAULT_BIND, value_name = "ADDR:PORT")]
+    pub bind: SocketAddr,
+    /// The built page (`trunk build --release` writes it to dist/).
+    #[arg(
+        long,
+        env = "EVENTFOLD_DIST",
+        default_value = "dist",
+        value_name = "DIR"
+    )]
+    pub dist: PathBuf,
+    /// Require this token on WebSocket connections (`/ws?token=TOKEN`).
+    #[arg(
+        long,
+        env = "EVENTFOLD_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+    /// Also accept WebSocket connections from pages served at this origin
+    /// (scheme://host[:port]); repeat or separate with commas. The bridge's own page
+    /// is always accepted.
+    #[arg(
+        long = "allowed-origin",
+        env = "EVENTFOLD_ALLOWED_ORIGIN",
+        value_delimiter = ',',
+        value_name = "URL",
+        value_parser = parse_origin
+    )]
+    pub allowed_origins: Vec<String>,
+    /// Let clients append records (`produce`); without it the bridge is read-only.
+    #[arg(long, env = "EVENTFOLD_ALLOW_PRODUCE")]
+    pub allow_produce: bool,
+    /// Only topics whose whole name matches this regular expression are listed and
+    /// served; the others are invisible.
+    #[arg(long, env = "EVENTFOLD_TOPICS", value_name = "REGEX", value_parser = parse_topics)]
+    pub topics: Option<Regex>,
+    /// Largest frame or message a client may send, in bytes.
+    #[arg(long, env = "EVENTFOLD_MAX_FRAME_BYTES", default_value_t = MAX_FRAME_BYTES, value_name = "BYTES", value_parser = at_least_one)]
+    pub max_frame_bytes: usize,
+    /// Most WebSocket connections at once.
+    #[arg(long, env = "EVENTFOLD_MAX_CONNECTIONS", default_value_t = MAX_CONNECTIONS, value_name = "N", value_parser = at_least_one)]
+    pub max_connections: usize,
+    /// Most subscriptions per connection.
+    #[arg(long, env = "EVENTFOLD_MAX_SUBSCRIPTIONS", default_value_t = MAX_SUBSCRIPTIONS, value_name = "N", value_parser = at_least_one)]
+    pub max_subscriptions: usize,
+    /// Frames queued for one client before its subscriptions are paused.
+    #[arg(long, env = "EVENTFOLD_OUTBOUND_QUEUE", default_value_t = OUTBOUND_QUEUE, value_name = "FRAMES", value_parser = at_least_one)]
+    pub outbound_queue: usize,
+    /// Seconds a client may stay behind before it is closed with its resume offsets.
+    #[arg(long, env = "EVENTFOLD_SLOW_CLIENT_TIMEOUT", default_value_t = SLOW_CLIENT_TIMEOUT.as_secs(), value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub slow_client_timeout: u64,
+    // KAFKA: the Kafka options (`--brokers`, `-X`, `--allow-unsafe-client-config`) join
+    // here as `#[command(flatten)] pub kafka: crate::kafka::KafkaArgs`, and `main` picks
+    // the Kafka backend when `--brokers` is given.
+}
+
+fn parse_topics(text: &str) -> Result<Regex, String> {
+    // Checked as written first, so an error shows the user's text; then anchored, so
+    // `bank` means the topic `bank` and not every topic containing it.
+    Regex::new(text).map_err(|e| e.to_string())?;
+    Regex::new(&format!("^(?:{text})$")).map_err(|e| e.to_string())
+}
+
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Reads an origin as browsers send it (`scheme://host[:port]`, no path) and writes it
+/// the way the upgrade handler compares them: lower case, no default port.
+pub fn parse_origin(text: &str) -> Result<String, String> {
+    let lower = text.trim().trim_end_matches('/').to_ascii_lowercase();
+    let (scheme, authority) = lower
+        .split_once("://")
+        .ok_or_else(|| format!("{text:?} is not an origin like http://host:port"))?;
+    let default_port = match scheme {
+        "http" => ":80",
+        "https" => ":443",
+        _ => {
+            return Err(format!(
+                "{text:?}: an origin starts with http:// or https://"
+            ));
+        }
+    };
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
+        return Err(format!(
+            "{text:?}: an origin is scheme://host[:port], without a path or user"
+        ));
+    }
+    let authority = authority.strip_suffix(default_port).unwrap_or(authority);
+    Ok(format!("{scheme}://{authority}"))
+}
+
+/// The bounds of everything a connection may buffer or hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_frame_bytes: usize,
+    pub max_connections: usize,
+    pub max_subscriptions: usize,
+    pub outbound_queue: usize,
+    pub slow_client_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_frame_bytes: MAX_FRAME_BYTES,
+            max_connections: MAX_CONNECTIONS,
+            max_subscriptions: MAX_SUBSCRIPTIONS,
+            outbound_queue: OUTBOUND_QUEUE,
+            slow_client_timeout: SLOW_CLIENT_TIMEOUT,
+        }
+    }
+}
+
+/// What [`run`] serves, checked.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The built page.
+    pub dist: PathBuf,
+    /// The token WebSocket connections must carry, if any.
+    pub token: Option<String>,
+    /// Other pages' origins allowed to connect, as [`parse_origin`] writes them.
+    pub allowed_origins: Vec<String>,
+    pub allow_produce: bool,
+    /// Anchored filter of the topics clients may see; all when `None`.
+    pub topics: Option<Regex>,
+    pub limits: Limits,
+}
+
+impl ServeConfig {
+    /// The defaults of the command line: loopback, read-only, no token, every topic.
+    pub fn new(dist: impl Into<PathBuf>) -> ServeConfig {
+        ServeConfig {
+            dist: dist.into(),
+            token: None,
+            allowed_origins: Vec::new(),
+            allow_produce: false,
+            topics: None,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Whether clients may see and use this topic (`--topics`).
+    pub fn topic_visible(&self, name: &str) -> bool {
+        self.topics.as_ref().is_none_or(|re| re.is_match(name))
+    }
+
+    /// Refuses a configuration that would expose the bridge or serve no page.
+    pub fn check(&self, addr: SocketAddr) -> Result<(), ServeError> {
+        if self.token.as_deref() == Some("") {
+            return Err(ServeError::EmptyToken);
+        }
+        if !addr.ip().is_loopback() && self.token.is_none() {
+            return Err(ServeError::PublicWithoutToken { addr });
+        }
+        if !self.dist.join("index.html").is_file() {
+            return Err(ServeError::NoPage {
+                dir: self.dist.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl ServeArgs {
+    /// The configuration these options describe, checked for `--bind`.
+    pub fn config(&self) -> Result<ServeConfig, ServeError> {
+        let config = ServeConfig {
+            dist: self.dist.clone(),
+            token: self.token.clone(),
+            allowed_origins: self.allowed_origins.clone(),
+            allow_produce: self.allow_produce,
+            topics: self.topics.clone(),
+            limits: Limits {
+                max_frame_bytes: self.max_frame_bytes,
+                max_connections: self.max_connections,
+                max_subscriptions: self.max_subscriptions,
+                outbound_queue: self.outbound_queue,
+                slow_client_timeout: Duration::from_secs(self.slow_client_timeout),
+            },
+        };
+        config.check(self.bind)?;
+        Ok(config)
+    }
+}
+
+/// Why the bridge would not start, or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "refusing to listen on {addr} without --token: other machines could reach the bridge. \
+         Pass --token TOKEN (or set EVENTFOLD_TOKEN), or bind a loopback address such as 127.0.0.1:8080"
+    )]
+    PublicWithoutToken { addr: SocketAddr },
+    #[error("--token is empty: give a secret, or leave --token out on a loopback address")]
+    EmptyToken,
+    #[error(
+        "no built page in {}: build it first with `trunk build --release` (it writes dist/), or point --dist at one",
+        display_dir(dir)
+    )]
+    NoPage { dir: PathBuf },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the server stopped: {0}")]
+    Serve(#[source] io::Error),
+}
+
+fn display_dir(dir: &Path) -> String {
+    format!("{}/", dir.display().to_string().trim_end_matches('/'))
+}
+
+/// Serves `listener` until `shutdown` completes, then tells every connection to close
+/// (each gets a `closing` frame with its resume offsets and close code 1001) and waits
+/// up to [`SHUTDOWN_GRACE`] for them.
+pub async fn run<B: Backend>(
+    listener: TcpListener,
+    config: ServeConfig,
+    backend: Arc<B>,
+    shutdown: impl Future + Send + 'static,
+) -> Result<(), ServeError> {
+    let addr = listener.local_addr().map_err(ServeError::Serve)?;
+    config.check(addr)?;
+    let state = ServerState::new(config, backend);
+    let app = router(state.clone());
+    let signal_state = state.clone();
+    tracing::debug!(%addr, "listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            info!("shutting down: closing the connections");
+            signal_state.begin_shutdown();
+        })
+        .await
+        .map_err(ServeError::Serve)?;
+    // axum's graceful shutdown does not wait for upgraded connections: they left
+    // hyper when they became WebSockets. Every session holds a connection permit, so
+    // having all of them back means every session has ended.
+    if !state.wait_for_sessions(SHUTDOWN_GRACE).await {
+        warn!("some connections did not close within {:?}", SHUTDOWN_GRACE);
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            warn!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+/// `eventfold serve`: checks the options, binds, and serves until Ctrl-C or SIGTERM.
+pub fn main(args: ServeArgs) -> ExitCode {
+    init_logging();
+    let config = match args.config() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("eventfold serve: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("eventfold serve: cannot start the async runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        let listener = TcpListener::bind(args.bind)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: args.bind,
+                source,
+            })?;
+        info!(
+            "serving the page from {} on http://{}",
+            display_dir(&config.dist),
+            listener.local_addr().map_err(ServeError::Serve)?
+        );
+        // KAFKA: with --brokers, build the Kafka backend here and pass it instead.
+        run(listener, config, Arc::new(NoKafka), shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("eventfold serve: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Structured logs on stderr, filtered by RUST_LOG (default: info).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second initialisation (a test calling main twice) is harmless; ignore it.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, expected: Result<&str, &str>) {
+        let got = parse_origin(text);
+        match (got, expected) {
+            (Ok(got), Ok(want)) => assert_eq!(got, want, "{text}"),
+            (Err(got), Err(want)) => assert!(got.contains(want), "{text}: {got}"),
+            (got, want) => panic!("{text}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn origins_are_normalised_or_refused() {
+        check("http://127.0.0.1:8080", Ok("http://127.0.0.1:8080"));
+        check("HTTPS://Example.com:443/", Ok("https://example.com"));
+        check("http://example.com:80", Ok("http://example.com"));
+        check("example.com", Err("is not an origin"));
+        check("ftp://example.com", Err("starts with http"));
+        check("http://example.com/page", Err("without a path"));
+    }
+}

@@ -1,0 +1,730 @@
+//! One WebSocket connection speaking protocol v1 (docs/protocol.md).
+//!
+//! A session is three kinds of task around one bounded outbound queue:
+//!
+//! - the writer owns the socket's sink and writes the queued frames, each within the
+//!   slow-client limit; it remembers the last offset it wrote per subscription and
+//!   partition, which is what a `closing` frame offers to resume from;
+//! - the reader owns the socket's stream and the connection's subscriptions, answers
+//!   requests, and spawns produce requests (bounded) and one forwarder per subscription;
+//! - a forwarder turns its subscription's batches into `records` and `caught_up`
+//!   frames. When the queue is full it pauses its subscription in the backend, and
+//!   when the queue stays full past the slow-client limit it closes the connection.
+//!
+//! Reader and writer abort each other when one ends (the chat example's shape), and a
+//! server shutdown closes every session with code 1001 after its `closing` frame.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Display;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message};
+use eventfold_core::wire::{
+    ClientMessage, ErrorCode, PROTOCOL_VERSION, Record, RequestId, Resume, ServerMessage, WireBytes,
+};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use serde_json::Value;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tracing::{debug, info, warn};
+
+use super::metrics::Metrics;
+use super::{MAX_PRODUCES_IN_FLIGHT, SHUTDOWN_GRACE, ServeConfig, ServerState};
+use crate::backend::{Backend, BackendError, ProduceRequest, SubscribeRequest};
+
+/// Close codes (RFC 6455 §7.4.1 and the IANA registry).
+const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_TOO_BIG: u16 = 1009;
+const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
+
+/// A frame waiting in the outbound queue.
+enum Outbound {
+    /// A serialized server message.
+    Frame(String),
+    /// A serialized `records` frame, with the next offset per partition once it is
+    /// written.
+    Records {
+        sub: String,
+        topic: String,
+        text: String,
+        count: u64,
+        next: Vec<(i32, i64)>,
+    },
+    /// The subscription is gone: stop offering to resume it.
+    Forget(String),
+}
+
+/// A request to the writer to end the connection.
+struct Close {
+    code: u16,
+    reason: &'static str,
+    /// When set, a `closing` frame with this message and the resume offsets goes first.
+    closing: Option<String>,
+    /// The client stayed behind. Only the writer counts slow-client closes, so a
+    /// connection that a forwarder and the writer both find slow counts once.
+    slow: bool,
+}
+
+/// Why the reader stopped.
+enum Ending {
+    /// The client closed, or the socket ended.
+    Client,
+    /// The writer is gone (the socket failed or the connection is being closed).
+    Gone,
+}
+
+/// Serves one connection until the client leaves, the socket fails or the server
+/// shuts down. Errors are logged here, never propagated: one client's trouble is not
+/// the server's.
+pub async fn run<B, W, R>(sink: W, stream: R, state: ServerState<B>, permit: OwnedSemaphorePermit)
+where
+    B: Backend,
+    W: Sink<Message> + Unpin + Send + 'static,
+    W::Error: Display,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send + 'static,
+{
+    let metrics = state.metrics().clone();
+    metrics.connections.inc();
+    let limits = state.config().limits;
+    let (out, out_rx) = mpsc::channel(limits.outbound_queue);
+    let (close, close_rx) = mpsc::channel(1);
+
+    let hello = hello(&state).await;
+    // The queue is empty and has room for at least one frame.
+    let _ = out.try_send(Outbound::Frame(hello));
+
+    let mut writer = tokio::spawn(write_loop(
+        sink,
+        out_rx,
+        close_rx,
+        metrics.clone(),
+        limits.slow_client_timeout,
+    ));
+    let connection = Connection {
+        state: state.clone(),
+        out,
+        close: close.clone(),
+        subscriptions: HashMap::new(),
+        produces: JoinSet::new(),
+        produce_permits: Arc::new(Semaphore::new(MAX_PRODUCES_IN_FLIGHT)),
+    };
+    let mut reader = tokio::spawn(connection.read_loop(stream));
+    let mut shutdown = state.shutdown_signal();
+
+    tokio::select! {
+        _ = &mut writer => reader.abort(),
+        ending = &mut reader => {
+            if let Ok(Ending::Client) = ending {
+                debug!("client closed the connection");
+            }
+            // The reader queued any close it wanted before it ended; give the writer
+            // the time a slow client gets to flush it.
+            if tokio::time::timeout(limits.slow_client_timeout, &mut writer).await.is_err() {
+                writer.abort();
+            }
+        }
+        // The guard wait_for returns is not Send: drop it inside.
+        _ = async { shutdown.wait_for(|stopping| *stopping).await.is_ok() } => {
+            let _ = close.try_send(Close {
+                code: CLOSE_GOING_AWAY,
+                reason: "the bridge is shutting down",
+                closing: Some(
+                    "the bridge is shutting down: subscribe again with these offsets to go on".into(),
+                ),
+                slow: false,
+            });
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut writer).await.is_err() {
+                writer.abort();
+            }
+            reader.abort();
+        }
+    }
+    metrics.connections.dec();
+    drop(permit);
+}
+
+/// The `hello` frame: the protocol version, whether produce is allowed, and the topics
+/// this client may see.
+async fn hello<B: Backend>(state: &ServerState<B>) -> String {
+    let config = state.config();
+    let topics = match state.backend().topic_names().await {
+        Ok(names) => names
+            .into_iter()
+            .filter(|name| config.topic_visible(name))
+            .collect(),
+        Err(e) => {
+            // The page still works (the simulator), and list_topics will say why later.
+            warn!("hello without topics: {e}");
+            Vec::new()
+        }
+    };
+    to_text(&ServerMessage::Hello {
+        protocol: PROTOCOL_VERSION,
+        produce: produce_allowed(config, state.backend()),
+        topics,
+    })
+}
+
+fn produce_allowed<B: Backend>(config: &ServeConfig, backend: &B) -> bool {
+    config.allow_produce && backend.produce_allowed()
+}
+
+fn to_text(message: &ServerMessage) -> String {
+    // Server messages are plain data (strings, numbers, JSON values): serializing them
+    // cannot fail.
+    serde_json::to_string(message).expect("server messages serialize")
+}
+
+/// Writes queued frames until the queue closes, a close is requested, or the client
+/// stops accepting writes for longer than `limit`.
+async fn write_loop<W>(
+    mut sink: W,
+    mut out: mpsc::Receiver<Outbound>,
+    mut close: mpsc::Receiver<Close>,
+    metrics: Metrics,
+    limit: Duration,
+) where
+    W: Sink<Message> + Unpin,
+    W::Error: Display,
+{
+    // Per subscription: its topic and the next offset per partition it was sent.
+    let mut sent: BTreeMap<String, (String, BTreeMap<i32, i64>)> = BTreeMap::new();
+    loop {
+        let item = tokio::select! {
+            biased;
+            Some(request) = close.recv() => {
+                if request.slow {
+                    metrics.slow_client_closes.inc();
+                }
+                if let Some(message) = request.closing {
+                    let resume = sent
+                        .into_iter()
+                        .map(|(sub, (topic, offsets))| Resume { sub, topic, offsets })
+                        .collect();
+                    let text = to_text(&ServerMessage::Closing { message, resume });
+                    if !write(&mut sink, text, &metrics, limit).await {
+                        return;
+                    }
+                }
+                let frame = CloseFrame { code: request.code, reason: request.reason.into() };
+                let _ = tokio::time::timeout(limit, sink.send(Message::Close(Some(frame)))).await;
+                return;
+            }
+            item = out.recv() => item,
+        };
+        match item {
+            None => {
+                // The session is over; flush whatever tungstenite still holds (such as
+                // its reply to the client's close).
+                let _ = tokio::time::timeout(limit, sink.close()).await;
+                return;
+            }
+            Some(Outbound::Frame(text)) => {
+                if !write(&mut sink, text, &metrics, limit).await {
+                    return;
+                }
+            }
+            Some(Outbound::Records {
+                sub,
+                topic,
+                text,
+                count,
+                next,
+            }) => {
+                if !write(&mut sink, text, &metrics, limit).await {
+                    return;
+                }
+                metrics.records_relayed.inc_by(count);
+                let entry = sent.entry(sub).or_insert_with(|| (topic, BTreeMap::new()));
+                entry.1.extend(next);
+            }
+            Some(Outbound::Forget(sub)) => {
+                sent.remove(&sub);
+            }
+        }
+    }
+}
+
+/// Writes one text frame; false when the connection is unusable (an error, or the
+/// client did not take the frame within `limit`).
+async fn write<W>(sink: &mut W, text: String, metrics: &Metrics, limit: Duration) -> bool
+where
+    W: Sink<Message> + Unpin,
+    W::Error: Display,
+{
+    let bytes = text.len() as u64;
+    match tokio::time::timeout(limit, sink.send(Message::Text(text.into()))).await {
+        Ok(Ok(())) => {
+            metrics.bytes_sent.inc_by(bytes);
+            true
+        }
+        Ok(Err(e)) => {
+            debug!("write failed: {e}");
+            false
+        }
+        Err(_) => {
+            metrics.slow_client_closes.inc();
+            info!(
+                "closing a client that took no data for {} s",
+                limit.as_secs_f64()
+            );
+            false
+        }
+    }
+}
+
+/// A running subscription as the reader holds it. Dropping it stops the forwarder,
+/// which drops the backend's `Subscription`.
+struct SubscriptionHandle {
+    forwarder: JoinHandle<()>,
+    user_paused: watch::Sender<bool>,
+    metrics: Metrics,
+}
+
+impl Drop for SubscriptionHandle {
+    fn drop(&mut self) {
+        self.forwarder.abort();
+        self.metrics.subscriptions.dec();
+    }
+}
+
+/// The reader's state.
+struct Connection<B> {
+    state: ServerState<B>,
+    out: mpsc::Sender<Outbound>,
+    close: mpsc::Sender<Close>,
+    subscriptions: HashMap<String, SubscriptionHandle>,
+    produces: JoinSet<()>,
+    produce_permits: Arc<Semaphore>,
+}
+
+/// The outbound queue is closed: the writer has ended.
+struct Gone;
+
+impl<B: Backend> Connection<B> {
+    async fn read_loop<R>(mut self, mut stream: R) -> Ending
+    where
+        R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    {
+        while let Some(message) = stream.next().await {
+            // Reap finished produce tasks so the set stays as small as what is in flight.
+            while self.produces.try_join_next().is_some() {}
+            let handled = match message {
+                Ok(Message::Text(text)) => self.handle_text(text.as_str()).await,
+                Ok(Message::Binary(_)) => {
+                    self.error(
+                        Value::Null,
+                        ErrorCode::BadRequest,
+                        "binary frames are not part of the protocol: send JSON text frames",
+                    )
+                    .await
+                }
+                // tungstenite answers pings itself.
+                Ok(Message::Ping(_) | Message::Pong(_)) => Ok(()),
+                Ok(Message::Close(_)) => return Ending::Client,
+                Err(e) => {
+                    if too_large(e) {
+                        let max = self.state.config().limits.max_frame_bytes;
+                        info!(max, "closing a client that sent a frame over the limit");
+                        let _ = self.close.try_send(Close {
+                            code: CLOSE_TOO_BIG,
+                            reason: "frame too large (--max-frame-bytes)",
+                            closing: None,
+                            slow: false,
+                        });
+                        return Ending::Gone;
+                    }
+                    return Ending::Client;
+                }
+            };
+            if handled.is_err() {
+                return Ending::Gone;
+            }
+        }
+        Ending::Client
+    }
+
+    async fn send(&self, message: &ServerMessage) -> Result<(), Gone> {
+        self.out
+            .send(Outbound::Frame(to_text(message)))
+            .await
+            .map_err(|_| Gone)
+    }
+
+    async fn error(
+        &self,
+        id: RequestId,
+        code: ErrorCode,
+        message: impl Into<String>,
+    ) -> Result<(), Gone> {
+        self.state.metrics().refused_frame(code);
+        self.send(&ServerMessage::Error {
+            id,
+            code,
+            message: message.into(),
+        })
+        .await
+    }
+
+    async fn handle_text(&mut self, text: &str) -> Result<(), Gone> {
+        let message = match serde_json::from_str::<ClientMessage>(text) {
+            Ok(message) => message,
+            Err(e) => {
+                // Echo the id when the frame is JSON with one, so the client can tell
+                // which request failed.
+                let id = serde_json::from_str::<Value>(text)
+                    .ok()
+                    .and_then(|v| v.get("id").cloned())
+                    .unwrap_or(Value::Null);
+                return self
+                    .error(id, ErrorCode::BadRequest, format!("bad frame: {e}"))
+                    .await;
+            }
+        };
+        match message {
+            ClientMessage::ListTopics { id } => self.list_topics(id).await,
+            ClientMessage::Subscribe {
+                id,
+                topic,
+                from,
+                partitions,
+            } => {
+                self.subscribe(
+                    id,
+                    SubscribeRequest {
+                        topic,
+                        from,
+                        partitions,
+                    },
+                )
+                .await
+            }
+            ClientMessage::Unsubscribe { id } => {
+                if self.subscriptions.remove(&id).is_some() {
+                    self.out.send(Outbound::Forget(id)).await.map_err(|_| Gone)
+                } else {
+                    self.unknown_subscription(id).await
+                }
+            }
+            ClientMessage::Pause { sub } => self.set_paused(sub, true).await,
+            ClientMessage::Resume { sub } => self.set_paused(sub, false).await,
+            ClientMessage::Produce {
+                id,
+                topic,
+                key,
+                value,
+                headers,
+            } => self.produce(id, topic, key, value, headers).await,
+        }
+    }
+
+    async fn unknown_subscription(&self, sub: String) -> Result<(), Gone> {
+        let message = format!("there is no subscription {sub:?} on this connection");
+        self.error(Value::String(sub), ErrorCode::BadRequest, message)
+            .await
+    }
+
+    async fn set_paused(&self, sub: String, paused: bool) -> Result<(), Gone> {
+        match self.subscriptions.get(&sub) {
+            Some(handle) => {
+                handle.user_paused.send_replace(paused);
+                Ok(())
+            }
+            None => self.unknown_subscription(sub).await,
+        }
+    }
+
+    fn unknown_topic(topic: &str) -> String {
+        format!("there is no topic {topic:?} on this bridge")
+    }
+
+    async fn list_topics(&self, id: RequestId) -> Result<(), Gone> {
+        match self.state.backend().list_topics().await {
+            Ok(topics) => {
+                let config = self.state.config();
+                let topics = topics
+                    .into_iter()
+                    .filter(|t| config.topic_visible(&t.name))
+                    .collect();
+                self.send(&ServerMessage::Topics { id, topics }).await
+            }
+            Err(e) => self.error(id, e.code, e.message).await,
+        }
+    }
+
+    async fn subscribe(&mut self, id: String, request: SubscribeRequest) -> Result<(), Gone> {
+        let limits = self.state.config().limits;
+        let reply_id = Value::String(id.clone());
+        if self.subscriptions.contains_key(&id) {
+            let message = format!(
+                "subscription {id:?} exists already on this connection: unsubscribe it or pick another id"
+            );
+            return self.error(reply_id, ErrorCode::BadRequest, message).await;
+        }
+        if self.subscriptions.len() >= limits.max_subscriptions {
+            let message = format!(
+                "a connection holds at most {} subscriptions (--max-subscriptions): unsubscribe one first",
+                limits.max_subscriptions
+            );
+            return self.error(reply_id, ErrorCode::BadRequest, message).await;
+        }
+        if !self.state.config().topic_visible(&request.topic) {
+            let message = Self::unknown_topic(&request.topic);
+            return self.error(reply_id, ErrorCode::UnknownTopic, message).await;
+        }
+        let topic = request.topic.clone();
+        let subscription = match self.state.backend().subscribe(request).await {
+            Ok(subscription) => subscription,
+            Err(e) => return self.error(reply_id, e.code, e.message).await,
+        };
+        let (user_paused, user_paused_rx) = watch::channel(false);
+        let metrics = self.state.metrics().clone();
+        let forwarder = Forwarder {
+            sub: id.clone(),
+            topic,
+            high: subscription.high,
+            paused: subscription.paused,
+            user_paused: user_paused_rx,
+            out: self.out.clone(),
+            close: self.close.clone(),
+            metrics: metrics.clone(),
+            limit: limits.slow_client_timeout,
+        };
+        let forwarder = tokio::spawn(forwarder.run(subscription.batches));
+        metrics.subscriptions.inc();
+        self.subscriptions.insert(
+            id,
+            SubscriptionHandle {
+                forwarder,
+                user_paused,
+                metrics,
+            },
+        );
+        Ok(())
+    }
+
+    async fn produce(
+        &mut self,
+        id: RequestId,
+        topic: String,
+        key: Option<WireBytes>,
+        value: Option<WireBytes>,
+        headers: BTreeMap<String, WireBytes>,
+    ) -> Result<(), Gone> {
+        if !self.state.config().allow_produce {
+            return self
+                .error(
+                    id,
+                    ErrorCode::Forbidden,
+                    "this bridge is read-only: start it with --allow-produce to append records",
+                )
+                .await;
+        }
+        if !self.state.config().topic_visible(&topic) {
+            let message = Self::unknown_topic(&topic);
+            return self.error(id, ErrorCode::UnknownTopic, message).await;
+        }
+        let bytes = |wire: Option<WireBytes>| wire.map(|w| w.to_bytes()).transpose();
+        let request = (|| {
+            Ok::<_, eventfold_core::wire::WireError>(ProduceRequest {
+                topic,
+                key: bytes(key)?,
+                value: bytes(value)?,
+                headers: headers
+                    .into_iter()
+                    .map(|(name, value)| Ok((name, value.to_bytes()?)))
+                    .collect::<Result<_, _>>()?,
+            })
+        })();
+        let request = match request {
+            Ok(request) => request,
+            Err(e) => {
+                return self
+                    .error(id, ErrorCode::BadRequest, format!("bad produce: {e}"))
+                    .await;
+            }
+        };
+        // Bounded: the reader waits here while MAX_PRODUCES_IN_FLIGHT are unanswered.
+        let Ok(permit) = Arc::clone(&self.produce_permits).acquire_owned().await else {
+            return Ok(());
+        };
+        let state = self.state.clone();
+        let out = self.out.clone();
+        self.produces.spawn(async move {
+            let reply = match state.backend().produce(request).await {
+                Ok((partition, offset)) => {
+                    state.metrics().produce_acks.inc();
+                    ServerMessage::Produced {
+                        id,
+                        partition,
+                        offset,
+                    }
+                }
+                Err(BackendError { code, message }) => {
+                    state.metrics().produce_errors.inc();
+                    state.metrics().refused_frame(code);
+                    ServerMessage::Error { id, code, message }
+                }
+            };
+            let _ = out.send(Outbound::Frame(to_text(&reply))).await;
+            drop(permit);
+        });
+        Ok(())
+    }
+}
+
+/// Reports whether a read error is a frame or message over the size limit.
+fn too_large(error: axum::Error) -> bool {
+    let inner = error.into_inner();
+    matches!(
+        inner.downcast_ref::<tungstenite::Error>(),
+        Some(tungstenite::Error::Capacity(_))
+    )
+}
+
+/// Turns one subscription's batches into frames.
+struct Forwarder {
+    sub: String,
+    topic: String,
+    high: BTreeMap<i32, i64>,
+    /// The backend's pause switch: on while the client asked for a pause or the
+    /// outbound queue is full.
+    paused: watch::Sender<bool>,
+    user_paused: watch::Receiver<bool>,
+    out: mpsc::Sender<Outbound>,
+    close: mpsc::Sender<Close>,
+    metrics: Metrics,
+    limit: Duration,
+}
+
+impl Forwarder {
+    async fn run(
+        mut self,
+        mut batches: mpsc::Receiver<Result<Vec<Record>, crate::backend::BackendError>>,
+    ) {
+        // Partitions still short of the high watermark seen at subscribe time.
+        let mut behind: BTreeMap<i32, i64> = self
+            .high
+            .iter()
+            .filter(|(_, high)| **high > 0)
+            .map(|(p, high)| (*p, *high))
+            .collect();
+        let mut caught_up = false;
+        loop {
+            if !caught_up && behind.is_empty() {
+                caught_up = true;
+                let frame = ServerMessage::CaughtUp {
+                    sub: self.sub.clone(),
+                    high: self.high.clone(),
+                };
+                if self
+                    .enqueue(Outbound::Frame(to_text(&frame)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            if *self.user_paused.borrow_and_update() {
+                self.paused.send_replace(true);
+                if self.user_paused.wait_for(|paused| !*paused).await.is_err() {
+                    return;
+                }
+                self.paused.send_replace(false);
+            }
+            let batch = tokio::select! {
+                batch = batches.recv() => batch,
+                changed = self.user_paused.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let frame = match batch {
+                None => {
+                    let frame = ServerMessage::Error {
+                        id: Value::String(self.sub.clone()),
+                        code: ErrorCode::Kafka,
+                        message: format!("subscription {:?} ended", self.sub),
+                    };
+                    self.metrics.refused_frame(ErrorCode::Kafka);
+                    let _ = self.enqueue(Outbound::Frame(to_text(&frame))).await;
+                    return;
+                }
+                Some(Err(e)) => {
+                    self.metrics.refused_frame(e.code);
+                    Outbound::Frame(to_text(&ServerMessage::Error {
+                        id: Value::String(self.sub.clone()),
+                        code: e.code,
+                        message: e.message,
+                    }))
+                }
+                Some(Ok(records)) if records.is_empty() => continue,
+                Some(Ok(records)) => {
+                    let mut next: BTreeMap<i32, i64> = BTreeMap::new();
+                    for record in &records {
+                        let n = next.entry(record.partition).or_insert(record.offset + 1);
+                        *n = (*n).max(record.offset.saturating_add(1));
+                        if behind
+                            .get(&record.partition)
+                            .is_some_and(|high| record.offset >= high - 1)
+                        {
+                            behind.remove(&record.partition);
+                        }
+                    }
+                    let count = records.len() as u64;
+                    let text = to_text(&ServerMessage::Records {
+                        sub: self.sub.clone(),
+                        records,
+                    });
+                    Outbound::Records {
+                        sub: self.sub.clone(),
+                        topic: self.topic.clone(),
+                        text,
+                        count,
+                        next: next.into_iter().collect(),
+                    }
+                }
+            };
+            if self.enqueue(frame).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Queues a frame. A full queue means the client is behind: the subscription is
+    /// paused in the backend until there is room, and if there is none within the
+    /// slow-client limit the connection is closed with the offsets to resume from.
+    async fn enqueue(&mut self, frame: Outbound) -> Result<(), Gone> {
+        let frame = match self.out.try_send(frame) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Closed(_)) => return Err(Gone),
+            Err(TrySendError::Full(frame)) => frame,
+        };
+        self.paused.send_replace(true);
+        match tokio::time::timeout(self.limit, self.out.send(frame)).await {
+            Ok(Ok(())) => {
+                let user = *self.user_paused.borrow();
+                self.paused.send_replace(user);
+                Ok(())
+            }
+            Ok(Err(_)) => Err(Gone),
+            Err(_) => {
+                info!(sub = %self.sub, "closing a client that stayed behind");
+                let _ = self.close.try_send(Close {
+                    code: CLOSE_TRY_AGAIN_LATER,
+                    reason: "too slow: resume from the closing frame's offsets",
+                    closing: Some(format!(
+                        "this client stayed behind for {} s: subscribe again with these offsets",
+                        self.limit.as_secs_f64()
+                    )),
+                    slow: true,
+                });
+                Err(Gone)
+            }
+        }
+    }
+}

@@ -1,0 +1,945 @@
+//! `eventfold serve` over real sockets: each test binds 127.0.0.1:0, runs the server
+//! with `serve::run`, and talks to it with a real WebSocket client (tokio-tungstenite)
+//! and a real HTTP client (hyper).
+//!
+//! The relay tests (records, caught_up, pause, resume offsets) use `Canned`, an
+//! in-test backend serving fixed batches. It stands in for Kafka ONLY to test the
+//! session's own logic; the tests against a real broker come with the Kafka backend.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use eventfold_bridge::backend::{
+    Backend, BackendError, Health, NoKafka, ProduceRequest, SubscribeRequest, Subscription,
+};
+use eventfold_bridge::serve::{self, ServeConfig, ServeError};
+use eventfold_core::wire::{ErrorCode, PartitionInfo, Record, TopicInfo, WireBytes};
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long a test waits for a frame it expects.
+const WAIT: Duration = Duration::from_secs(5);
+/// How long a test watches for a frame it expects NOT to come.
+const QUIET: Duration = Duration::from_millis(300);
+
+const PAGE: &str = "<!DOCTYPE html><title>eventfold test page</title>";
+
+/// A running server and what it takes to stop it.
+struct Server {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    handle: JoinHandle<Result<(), ServeError>>,
+    _dist: TempDir,
+}
+
+impl Server {
+    async fn start<B: Backend>(backend: B, configure: impl FnOnce(&mut ServeConfig)) -> Server {
+        let dist = tempfile::tempdir().unwrap();
+        std::fs::write(dist.path().join("index.html"), PAGE).unwrap();
+        std::fs::write(dist.path().join("app.js"), "console.log('app')").unwrap();
+        let mut config = ServeConfig::new(dist.path());
+        configure(&mut config);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(serve::run(listener, config, Arc::new(backend), async {
+            let _ = stopped.await;
+        }));
+        Server {
+            addr,
+            stop: Some(stop),
+            handle,
+            _dist: dist,
+        }
+    }
+
+    async fn connect(&self) -> Socket {
+        self.connect_to("/ws", &[]).await.unwrap()
+    }
+
+    /// Opens a WebSocket at `path` with extra headers; the handshake's error if any.
+    async fn connect_to(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Socket, tungstenite::Error> {
+        let mut request = format!("ws://{}{path}", self.addr)
+            .into_client_request()
+            .unwrap();
+        for (name, value) in headers {
+            let name = tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap();
+            request.headers_mut().insert(name, value.parse().unwrap());
+        }
+        tokio_tungstenite::connect_async(request)
+            .await
+            .map(|(socket, _)| socket)
+    }
+
+    /// Connects and reads the hello frame.
+    async fn connect_past_hello(&self) -> Socket {
+        let mut socket = self.connect().await;
+        let hello = next(&mut socket).await;
+        assert_eq!(hello["type"], "hello", "{hello}");
+        socket
+    }
+
+    /// GET over HTTP/1.1: status and body.
+    async fn get(&self, path: &str) -> (u16, String) {
+        let stream = TcpStream::connect(self.addr).await.unwrap();
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let request = hyper::Request::get(path)
+            .header(hyper::header::HOST, self.addr.to_string())
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    async fn metric(&self, line_start: &str) -> Option<String> {
+        let (_, text) = self.get("/metrics").await;
+        text.lines()
+            .find(|line| line.starts_with(line_start))
+            .map(str::to_owned)
+    }
+
+    /// Triggers shutdown and returns what `run` returned.
+    async fn stop(mut self) -> Result<(), ServeError> {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(10), self.handle)
+            .await
+            .expect("run ends after shutdown")
+            .unwrap()
+    }
+}
+
+/// The next text frame as JSON, skipping pings.
+async fn next(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(WAIT, socket.next())
+            .await
+            .expect("a frame within the wait")
+            .expect("the socket is open")
+            .expect("a readable frame");
+        match message {
+            Message::Text(text) => return serde_json::from_str(text.as_str()).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+/// Reads until the server's close frame and returns its code and reason, collecting
+/// the text frames that came before it.
+async fn close_code(socket: &mut Socket, before: &mut Vec<Value>) -> (u16, String) {
+    loop {
+        let message = tokio::time::timeout(WAIT, socket.next())
+            .await
+            .expect("a close within the wait");
+        match message {
+            Some(Ok(Message::Close(Some(frame)))) => {
+                return (u16::from(frame.code), frame.reason.to_string());
+            }
+            Some(Ok(Message::Text(text))) => {
+                before.push(serde_json::from_str(text.as_str()).unwrap())
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+async fn send(socket: &mut Socket, frame: Value) {
+    socket.send(Message::text(frame.to_string())).await.unwrap();
+}
+
+/// Asserts nothing arrives for a moment.
+async fn quiet(socket: &mut Socket) {
+    if let Ok(frame) = tokio::time::timeout(QUIET, socket.next()).await {
+        panic!("expected no frame, got {frame:?}");
+    }
+}
+
+fn record(topic: &str, partition: i32, offset: i64) -> Record {
+    Record {
+        topic: topic.into(),
+        partition,
+        offset,
+        key: Some(WireBytes(json!("acct-1"))),
+        timestamp: 1_700_000_000_000 + offset,
+        headers: Vec::new(),
+        value: Some(WireBytes(json!({"type":"deposit","amount":offset}))),
+    }
+}
+
+/// The test's handles on a subscription: the backend's pause switch and its feed.
+type Live = (
+    watch::Receiver<bool>,
+    mpsc::Sender<Result<Vec<Record>, BackendError>>,
+);
+
+/// A stand-in backend serving fixed batches (see the module docs for why).
+#[derive(Clone, Default)]
+struct Canned {
+    /// Topic → batches, replayed at subscribe; high watermarks follow from them.
+    topics: BTreeMap<String, Vec<Vec<Record>>>,
+    health: Option<Health>,
+    /// The latest subscription's pause switch and live feed, for the test to drive.
+    live: Arc<Mutex<Option<Live>>>,
+}
+
+impl Canned {
+    fn with_topic(mut self, name: &str, batches: Vec<Vec<Record>>) -> Canned {
+        self.topics.insert(name.into(), batches);
+        self
+    }
+
+    fn live(&self) -> Live {
+        self.live.lock().unwrap().clone().expect("a subscription")
+    }
+}
+
+impl Backend for Canned {
+    fn produce_allowed(&self) -> bool {
+        true
+    }
+
+    async fn health(&self) -> Health {
+        self.health.clone().unwrap_or(Health::Reachable)
+    }
+
+    async fn topic_names(&self) -> Result<Vec<String>, BackendError> {
+        Ok(self.topics.keys().cloned().collect())
+    }
+
+    async fn list_topics(&self) -> Result<Vec<TopicInfo>, BackendError> {
+        Ok(self
+            .topics
+            .iter()
+            .map(|(name, batches)| TopicInfo {
+                name: name.clone(),
+                partitions: high(batches)
+                    .into_iter()
+                    .map(|(id, high)| PartitionInfo { id, low: 0, high })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    async fn subscribe(&self, request: SubscribeRequest) -> Result<Subscription, BackendError> {
+        let Some(batches) = self.topics.get(&request.topic).cloned() else {
+            return Err(BackendError::new(ErrorCode::UnknownTopic, "no such topic"));
+        };
+        let (tx, rx) = mpsc::channel(2);
+        let (paused, paused_rx) = watch::channel(false);
+        *self.live.lock().unwrap() = Some((paused_rx, tx.clone()));
+        let high = high(&batches);
+        tokio::spawn(async move {
+            for batch in batches {
+                if tx.send(Ok(batch)).await.is_err() {
+                    return;
+                }
+            }
+            // Stay open like a live tail until the session drops the subscription.
+            tx.closed().await;
+        });
+        Ok(Subscription {
+            high,
+            batches: rx,
+            paused,
+        })
+    }
+
+    async fn produce(&self, request: ProduceRequest) -> Result<(i32, i64), BackendError> {
+        match self.topics.get(&request.topic) {
+            Some(batches) => Ok((0, high(batches).get(&0).copied().unwrap_or(0))),
+            None => Err(BackendError::new(ErrorCode::UnknownTopic, "no such topic")),
+        }
+    }
+}
+
+fn high(batches: &[Vec<Record>]) -> BTreeMap<i32, i64> {
+    let mut high = BTreeMap::new();
+    for record in batches.iter().flatten() {
+        let h = high.entry(record.partition).or_insert(0);
+        *h = (*h).max(record.offset + 1);
+    }
+    high
+}
+
+/// bank: partition 0 offsets 0..5 in two batches, partition 1 offsets 0..2.
+fn bank() -> Canned {
+    Canned::default().with_topic(
+        "bank",
+        vec![
+            (0..3).map(|o| record("bank", 0, o)).collect(),
+            (0..2).map(|o| record("bank", 1, o)).collect(),
+            (3..5).map(|o| record("bank", 0, o)).collect(),
+        ],
+    )
+}
+
+#[tokio::test]
+async fn hello_on_connect_lists_only_visible_topics() {
+    let backend = bank()
+        .with_topic("orders", Vec::new())
+        .with_topic("secret", Vec::new());
+    let server = Server::start(backend, |c| {
+        c.topics = Some(regex::Regex::new("^(?:bank|orders)$").unwrap());
+    })
+    .await;
+    let mut socket = server.connect().await;
+    assert_eq!(
+        next(&mut socket).await,
+        json!({"type":"hello","protocol":1,"produce":false,"topics":["bank","orders"]})
+    );
+    send(&mut socket, json!({"type":"list_topics","id":7})).await;
+    let topics = next(&mut socket).await;
+    assert_eq!(topics["id"], 7);
+    let names: Vec<&str> = topics["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bank", "orders"]);
+    assert_eq!(
+        topics["topics"][0]["partitions"],
+        json!([{"id":0,"low":0,"high":5},{"id":1,"low":0,"high":2}])
+    );
+}
+
+#[tokio::test]
+async fn the_page_is_served_with_index_html_for_unknown_paths() {
+    let server = Server::start(NoKafka, |_| {}).await;
+    let check = |path: &'static str, status: u16, body: &'static str| {
+        let server = &server;
+        async move {
+            assert_eq!(server.get(path).await, (status, body.to_owned()), "{path}");
+        }
+    };
+    check("/", 200, PAGE).await;
+    check("/app.js", 200, "console.log('app')").await;
+    check("/lesson/bank", 200, PAGE).await;
+}
+
+#[tokio::test]
+async fn healthz_reports_kafka() {
+    let check = |health: Option<Health>, status: u16, body: Value| async move {
+        let backend = Canned {
+            health,
+            ..Canned::default()
+        };
+        let server = Server::start(backend, |_| {}).await;
+        let (got_status, got_body) = server.get("/healthz").await;
+        assert_eq!(
+            (
+                got_status,
+                serde_json::from_str::<Value>(&got_body).unwrap()
+            ),
+            (status, body)
+        );
+    };
+    check(
+        Some(Health::NotConfigured),
+        200,
+        json!({"ok":true,"kafka":"not configured"}),
+    )
+    .await;
+    check(
+        Some(Health::Reachable),
+        200,
+        json!({"ok":true,"kafka":"reachable"}),
+    )
+    .await;
+    check(
+        Some(Health::Unreachable("connection refused".into())),
+        503,
+        json!({"ok":false,"kafka":"unreachable","error":"connection refused"}),
+    )
+    .await;
+
+    // The bridge without --brokers.
+    let server = Server::start(NoKafka, |_| {}).await;
+    assert_eq!(
+        server.get("/healthz").await,
+        (200, r#"{"ok":true,"kafka":"not configured"}"#.to_owned())
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_connections_subscriptions_records_and_refusals() {
+    let server = Server::start(bank(), |_| {}).await;
+    let mut socket = server.connect_past_hello().await;
+    send(&mut socket, json!({"type":"nonsense"})).await;
+    assert_eq!(next(&mut socket).await["code"], "bad_request");
+    send(
+        &mut socket,
+        json!({"type":"subscribe","id":"s1","topic":"bank","from":{"beginning":true}}),
+    )
+    .await;
+    let mut records = 0;
+    loop {
+        let frame = next(&mut socket).await;
+        match frame["type"].as_str().unwrap() {
+            "records" => records += frame["records"].as_array().unwrap().len(),
+            "caught_up" => break,
+            other => panic!("unexpected {other}: {frame}"),
+        }
+    }
+    assert_eq!(records, 7);
+    let check = |line: &'static str| {
+        let server = &server;
+        async move {
+            assert_eq!(
+                server.metric(line).await.as_deref(),
+                Some(line),
+                "in /metrics"
+            );
+        }
+    };
+    check("eventfold_connections 1").await;
+    check("eventfold_subscriptions 1").await;
+    check("eventfold_records_relayed_total 7").await;
+    check("eventfold_frames_refused_total{code=\"bad_request\"} 1").await;
+    let bytes = server.metric("eventfold_bytes_sent_total ").await.unwrap();
+    let bytes: u64 = bytes.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(bytes > 500, "bytes sent: {bytes}");
+
+    send(&mut socket, json!({"type":"unsubscribe","id":"s1"})).await;
+    socket.close(None).await.unwrap();
+    // The session ends asynchronously after the close.
+    for _ in 0..50 {
+        if server.metric("eventfold_connections ").await.as_deref()
+            == Some("eventfold_connections 0")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    check("eventfold_connections 0").await;
+    check("eventfold_subscriptions 0").await;
+}
+
+#[tokio::test]
+async fn bad_frames_get_bad_request_and_the_connection_stays_usable() {
+    let server = Server::start(bank(), |_| {}).await;
+    let mut socket = server.connect_past_hello().await;
+    let mut check = async |frame: Message, id: Value, message: &str| {
+        socket.send(frame).await.unwrap();
+        let reply = next(&mut socket).await;
+        assert_eq!(reply["type"], "error", "{reply}");
+        assert_eq!(reply["code"], "bad_request", "{reply}");
+        assert_eq!(reply["id"], id, "{reply}");
+        let text = reply["message"].as_str().unwrap();
+        assert!(
+            text.contains(message),
+            "{text:?} should contain {message:?}"
+        );
+        // The next request still works.
+        send(&mut socket, json!({"type":"list_topics","id":"after"})).await;
+        let topics = next(&mut socket).await;
+        assert_eq!(
+            (&topics["type"], &topics["id"]),
+            (&json!("topics"), &json!("after"))
+        );
+    };
+    check(
+        Message::text("{not json"),
+        Value::Null,
+        "bad frame: key must be a string",
+    )
+    .await;
+    check(
+        Message::text(r#"{"type":"drop_topic","id":3}"#),
+        json!(3),
+        "unknown variant `drop_topic`",
+    )
+    .await;
+    check(
+        Message::text(r#"{"type":"list_topics","id":4,"brokers":"evil:9092"}"#),
+        json!(4),
+        "unknown field `brokers`",
+    )
+    .await;
+    check(
+        Message::text(r#"{"type":"subscribe","id":"s1","topic":"bank","from":{"earliest":true}}"#),
+        json!("s1"),
+        "unknown variant `earliest`",
+    )
+    .await;
+    check(
+        Message::binary(vec![1u8, 2, 3]),
+        Value::Null,
+        "binary frames are not part of the protocol",
+    )
+    .await;
+    check(
+        Message::text(r#"{"type":"pause","sub":"nope"}"#),
+        json!("nope"),
+        "there is no subscription \"nope\"",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_oversized_frame_closes_with_1009() {
+    let server = Server::start(bank(), |c| c.limits.max_frame_bytes = 1024).await;
+    let mut socket = server.connect_past_hello().await;
+    // Just under the limit is fine.
+    let padding = "x".repeat(900);
+    send(&mut socket, json!({"type":"list_topics","id":padding})).await;
+    assert_eq!(next(&mut socket).await["type"], "topics");
+    let padding = "x".repeat(2000);
+    send(&mut socket, json!({"type":"list_topics","id":padding})).await;
+    let (code, reason) = close_code(&mut socket, &mut Vec::new()).await;
+    assert_eq!(code, 1009, "{reason}");
+    // The server survives.
+    server.connect_past_hello().await;
+}
+
+#[tokio::test]
+async fn upgrades_from_other_origins_get_403() {
+    let server = Server::start(NoKafka, |c| {
+        c.allowed_origins = vec!["https://app.example".into()];
+    })
+    .await;
+    let own = format!("http://{}", server.addr);
+    let check = |origin: Option<&str>, allowed: bool| {
+        let server = &server;
+        let origin = origin.map(str::to_owned);
+        async move {
+            let headers: Vec<(&str, &str)> =
+                origin.iter().map(|o| ("origin", o.as_str())).collect();
+            match server.connect_to("/ws", &headers).await {
+                Ok(_) => assert!(allowed, "origin {origin:?} was let in"),
+                Err(tungstenite::Error::Http(response)) => {
+                    assert!(!allowed, "origin {origin:?} was refused");
+                    assert_eq!(response.status().as_u16(), 403, "origin {origin:?}");
+                }
+                Err(e) => panic!("origin {origin:?}: {e}"),
+            }
+        }
+    };
+    check(Some(&own), true).await;
+    check(Some("https://app.example"), true).await;
+    check(None, true).await;
+    check(Some("https://evil.example"), false).await;
+    check(Some("http://127.0.0.1:1"), false).await;
+    check(Some("null"), false).await;
+    assert_eq!(
+        server
+            .metric("eventfold_connections_refused_total{reason=\"origin\"}")
+            .await
+            .as_deref(),
+        Some("eventfold_connections_refused_total{reason=\"origin\"} 3")
+    );
+}
+
+#[tokio::test]
+async fn without_the_token_a_socket_is_closed_with_1008() {
+    let server = Server::start(NoKafka, |c| c.token = Some("s3cret".into())).await;
+    let check = |path: &'static str, expected: Result<(), u16>| {
+        let server = &server;
+        async move {
+            let mut socket = server.connect_to(path, &[]).await.unwrap();
+            let first = tokio::time::timeout(WAIT, socket.next()).await.unwrap();
+            match (first, expected) {
+                (Some(Ok(Message::Text(text))), Ok(())) => {
+                    assert!(text.as_str().contains("\"hello\""), "{path}: {text}")
+                }
+                (Some(Ok(Message::Close(Some(frame)))), Err(code)) => {
+                    assert_eq!(u16::from(frame.code), code, "{path}");
+                    assert_eq!(frame.reason.as_str(), "missing or wrong token");
+                }
+                (got, want) => panic!("{path}: got {got:?}, want {want:?}"),
+            }
+        }
+    };
+    check("/ws", Err(1008)).await;
+    check("/ws?token=wrong", Err(1008)).await;
+    check("/ws?token=s3cre", Err(1008)).await;
+    check("/ws?token=s3cret", Ok(())).await;
+}
+
+#[tokio::test]
+async fn produce_is_forbidden_unless_allowed() {
+    let read_only = Server::start(bank(), |_| {}).await;
+    let mut socket = read_only.connect_past_hello().await;
+    send(
+        &mut socket,
+        json!({"type":"produce","id":"p1","topic":"bank","key":"acct-1","value":{"type":"deposit","amount":5}}),
+    )
+    .await;
+    let reply = next(&mut socket).await;
+    assert_eq!(
+        (&reply["id"], &reply["code"]),
+        (&json!("p1"), &json!("forbidden")),
+        "{reply}"
+    );
+    assert!(
+        reply["message"]
+            .as_str()
+            .unwrap()
+            .contains("--allow-produce")
+    );
+
+    let writable = Server::start(bank(), |c| {
+        c.allow_produce = true;
+        c.topics = Some(regex::Regex::new("^bank$").unwrap());
+    })
+    .await;
+    let mut socket = writable.connect().await;
+    assert_eq!(next(&mut socket).await["produce"], true);
+    let mut check = async |frame: Value, expected: Value| {
+        send(&mut socket, frame).await;
+        assert_eq!(next(&mut socket).await, expected);
+    };
+    check(
+        json!({"type":"produce","id":"p2","topic":"bank","key":"acct-1","value":{"type":"deposit","amount":5},"headers":{"source":"test"}}),
+        json!({"type":"produced","id":"p2","partition":0,"offset":5}),
+    )
+    .await;
+    check(
+        json!({"type":"produce","id":"p3","topic":"secret","value":1}),
+        json!({"type":"error","id":"p3","code":"unknown_topic","message":"there is no topic \"secret\" on this bridge"}),
+    )
+    .await;
+    check(
+        json!({"type":"produce","id":"p4","topic":"bank","value":{"base64":"%%"}}),
+        json!({"type":"error","id":"p4","code":"bad_request","message":"bad produce: invalid base64: Invalid symbol 37, offset 0."}),
+    )
+    .await;
+    assert_eq!(
+        writable
+            .metric("eventfold_produce_acks_total")
+            .await
+            .as_deref(),
+        Some("eventfold_produce_acks_total 1")
+    );
+}
+
+#[tokio::test]
+async fn subscriptions_are_limited_per_connection_and_ids_are_unique() {
+    let server = Server::start(bank().with_topic("orders", Vec::new()), |c| {
+        c.limits.max_subscriptions = 2;
+        c.topics = Some(regex::Regex::new("^(?:bank|orders)$").unwrap());
+    })
+    .await;
+    let mut socket = server.connect_past_hello().await;
+    let subscribe = |id: &str, topic: &str| json!({"type":"subscribe","id":id,"topic":topic,"from":{"latest":true}});
+    // An empty topic is caught up at once.
+    send(&mut socket, subscribe("a", "orders")).await;
+    assert_eq!(
+        next(&mut socket).await,
+        json!({"type":"caught_up","sub":"a","high":{}})
+    );
+    let check = async |socket: &mut Socket, frame: Value, code: &str, message: &str| {
+        send(socket, frame).await;
+        let reply = next(socket).await;
+        assert_eq!(reply["code"], code, "{reply}");
+        let text = reply["message"].as_str().unwrap();
+        assert!(
+            text.contains(message),
+            "{text:?} should contain {message:?}"
+        );
+    };
+    check(
+        &mut socket,
+        subscribe("a", "orders"),
+        "bad_request",
+        "exists already",
+    )
+    .await;
+    check(
+        &mut socket,
+        subscribe("b", "secret"),
+        "unknown_topic",
+        "no topic \"secret\"",
+    )
+    .await;
+    send(&mut socket, subscribe("b", "orders")).await;
+    assert_eq!(next(&mut socket).await["type"], "caught_up");
+    check(
+        &mut socket,
+        subscribe("c", "orders"),
+        "bad_request",
+        "at most 2 subscriptions",
+    )
+    .await;
+    // Unsubscribing frees a place.
+    send(&mut socket, json!({"type":"unsubscribe","id":"a"})).await;
+    send(&mut socket, subscribe("c", "orders")).await;
+    assert_eq!(next(&mut socket).await["sub"], "c");
+}
+
+#[tokio::test]
+async fn a_subscription_relays_records_then_caught_up_then_live_records() {
+    let backend = bank();
+    let server = Server::start(backend.clone(), |_| {}).await;
+    let mut socket = server.connect_past_hello().await;
+    send(
+        &mut socket,
+        json!({"type":"subscribe","id":"s1","topic":"bank","from":{"beginning":true}}),
+    )
+    .await;
+    let mut seen: Vec<(i64, i64)> = Vec::new();
+    loop {
+        let frame = next(&mut socket).await;
+        match frame["type"].as_str().unwrap() {
+            "records" => {
+                assert_eq!(frame["sub"], "s1");
+                for r in frame["records"].as_array().unwrap() {
+                    seen.push((
+                        r["partition"].as_i64().unwrap(),
+                        r["offset"].as_i64().unwrap(),
+                    ));
+                }
+            }
+            "caught_up" => {
+                assert_eq!(
+                    frame,
+                    json!({"type":"caught_up","sub":"s1","high":{"0":5,"1":2}})
+                );
+                break;
+            }
+            other => panic!("unexpected {other}: {frame}"),
+        }
+    }
+    assert_eq!(
+        seen,
+        [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (0, 3), (0, 4)]
+    );
+
+    // A live record after caught_up.
+    let (_, live) = backend.live();
+    live.send(Ok(vec![record("bank", 1, 2)])).await.unwrap();
+    let frame = next(&mut socket).await;
+    assert_eq!(frame["records"][0]["offset"], 2);
+    assert_eq!(
+        frame["records"][0]["value"],
+        json!({"type":"deposit","amount":2})
+    );
+
+    // After unsubscribe nothing more comes, and the backend's subscription is dropped.
+    send(&mut socket, json!({"type":"unsubscribe","id":"s1"})).await;
+    tokio::time::timeout(WAIT, live.closed())
+        .await
+        .expect("subscription dropped");
+    quiet(&mut socket).await;
+}
+
+#[tokio::test]
+async fn backend_errors_reach_the_client_with_their_code() {
+    let backend = bank();
+    let server = Server::start(backend.clone(), |_| {}).await;
+    let mut socket = server.connect_past_hello().await;
+    // The backend refuses a topic the filter lets through.
+    send(
+        &mut socket,
+        json!({"type":"subscribe","id":"s9","topic":"gone","from":{"beginning":true}}),
+    )
+    .await;
+    assert_eq!(
+        next(&mut socket).await,
+        json!({"type":"error","id":"s9","code":"unknown_topic","message":"no such topic"})
+    );
+    // An error in the middle of a subscription.
+    send(
+        &mut socket,
+        json!({"type":"subscribe","id":"s1","topic":"bank","from":{"beginning":true}}),
+    )
+    .await;
+    while next(&mut socket).await["type"] != "caught_up" {}
+    let (_, live) = backend.live();
+    live.send(Err(BackendError::new(
+        ErrorCode::OffsetOutOfRange,
+        "offset 99 is past 5",
+    )))
+    .await
+    .unwrap();
+    assert_eq!(
+        next(&mut socket).await,
+        json!({"type":"error","id":"s1","code":"offset_out_of_range","message":"offset 99 is past 5"})
+    );
+
+    // Without Kafka, every Kafka request says how to get it.
+    let server = Server::start(NoKafka, |_| {}).await;
+    let mut socket = server.connect_past_hello().await;
+    send(&mut socket, json!({"type":"list_topics","id":1})).await;
+    let reply = next(&mut socket).await;
+    assert_eq!(reply["code"], "kafka");
+    assert!(reply["message"].as_str().unwrap().contains("--brokers"));
+}
+
+#[tokio::test]
+async fn pause_stops_the_backend_and_the_frames_until_resume() {
+    let backend = Canned::default().with_topic("bank", Vec::new());
+    let server = Server::start(backend.clone(), |_| {}).await;
+    let mut socket = server.connect_past_hello().await;
+    send(
+        &mut socket,
+        json!({"type":"subscribe","id":"s1","topic":"bank","from":{"latest":true}}),
+    )
+    .await;
+    assert_eq!(next(&mut socket).await["type"], "caught_up");
+    let (mut paused, live) = backend.live();
+
+    send(&mut socket, json!({"type":"pause","sub":"s1"})).await;
+    tokio::time::timeout(WAIT, paused.wait_for(|p| *p))
+        .await
+        .expect("the backend is told to pause")
+        .unwrap();
+    live.send(Ok(vec![record("bank", 0, 0)])).await.unwrap();
+    quiet(&mut socket).await;
+
+    send(&mut socket, json!({"type":"resume","sub":"s1"})).await;
+    let frame = next(&mut socket).await;
+    assert_eq!(
+        (&frame["type"], &frame["records"][0]["offset"]),
+        (&json!("records"), &json!(0))
+    );
+    assert!(!*paused.borrow(), "the backend is resumed");
+}
+
+#[tokio::test]
+async fn graceful_shutdown_closes_sockets_with_resume_offsets_and_ends_run() {
+    let server = Server::start(bank(), |_| {}).await;
+    let mut socket = server.connect_past_hello().await;
+    send(
+        &mut socket,
+        json!({"type":"subscribe","id":"s1","topic":"bank","from":{"beginning":true}}),
+    )
+    .await;
+    while next(&mut socket).await["type"] != "caught_up" {}
+    let stopping = tokio::spawn(server.stop());
+    let mut before = Vec::new();
+    let (code, _) = close_code(&mut socket, &mut before).await;
+    assert_eq!(code, 1001);
+    assert_eq!(
+        before,
+        [json!({"type":"closing",
+                "message":"the bridge is shutting down: subscribe again with these offsets to go on",
+                "resume":[{"sub":"s1","topic":"bank","offsets":{"0":5,"1":2}}]})]
+    );
+    stopping.await.unwrap().expect("run ends cleanly");
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_paused_then_closed() {
+    // Endless batches of large records, as a busy topic would give.
+    let backend = Canned::default().with_topic("bank", Vec::new());
+    let server = Server::start(backend.clone(), |c| {
+        c.limits.outbound_queue = 2;
+        c.limits.slow_client_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let mut socket = server.connect_past_hello().await;
+    send(
+        &mut socket,
+        json!({"type":"subscribe","id":"s1","topic":"bank","from":{"latest":true}}),
+    )
+    .await;
+    assert_eq!(next(&mut socket).await["type"], "caught_up");
+    let (mut paused, live) = backend.live();
+    let feeder = tokio::spawn(async move {
+        let big = "x".repeat(64 * 1024);
+        for offset in 0.. {
+            let mut r = record("bank", 0, offset);
+            r.value = Some(WireBytes(json!(big)));
+            if live.send(Ok(vec![r])).await.is_err() {
+                return offset;
+            }
+        }
+        unreachable!()
+    });
+    // The client reads nothing: once the socket buffers are full the bridge pauses the
+    // subscription, and closes the connection after the slow-client limit.
+    tokio::time::timeout(Duration::from_secs(20), paused.wait_for(|p| *p))
+        .await
+        .expect("paused when the client stops reading")
+        .unwrap();
+    let fed = tokio::time::timeout(Duration::from_secs(20), feeder)
+        .await
+        .expect("the subscription is dropped when the client is closed")
+        .unwrap();
+    assert_eq!(
+        server
+            .metric("eventfold_slow_client_closes_total")
+            .await
+            .as_deref(),
+        Some("eventfold_slow_client_closes_total 1"),
+        "after {fed} records"
+    );
+    // What was written can still be read, and then the connection ends.
+    let mut records = 0;
+    while let Ok(Some(Ok(message))) = tokio::time::timeout(WAIT, socket.next()).await {
+        if let Message::Text(text) = message
+            && text.as_str().contains("\"records\"")
+        {
+            records += 1;
+        }
+    }
+    assert!(records > 0 && records < fed, "read {records} of {fed} fed");
+}
+
+/// The command line refuses unsafe or impossible settings before binding anything.
+#[test]
+fn serve_refuses_to_start_with_a_clear_message() {
+    let dist = tempfile::tempdir().unwrap();
+    std::fs::write(dist.path().join("index.html"), PAGE).unwrap();
+    let dist = dist.path().to_str().unwrap().to_owned();
+    let check = |args: &[&str], message: &str| {
+        let output = Command::cargo_bin("eventfold")
+            .unwrap()
+            .arg("serve")
+            .args(args)
+            .env_remove("EVENTFOLD_TOKEN")
+            .timeout(Duration::from_secs(10))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    };
+    check(
+        &["--bind", "0.0.0.0:0", "--dist", &dist],
+        "refusing to listen on 0.0.0.0:0 without --token",
+    );
+    check(
+        &["--dist", "/nonexistent/dist"],
+        "no built page in /nonexistent/dist/: build it first with `trunk build --release`",
+    );
+    check(
+        &["--dist", &dist, "--topics", "ba(nk"],
+        "invalid value 'ba(nk' for '--topics <REGEX>'",
+    );
+    check(
+        &["--dist", &dist, "--allowed-origin", "evil.example"],
+        "is not an origin like http://host:port",
+    );
+    check(
+        &["--dist", &dist, "--max-subscriptions", "0"],
+        "must be at least 1",
+    );
+    check(&["--dist", &dist, "--token", ""], "--token is empty");
+}
