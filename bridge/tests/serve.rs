@@ -509,10 +509,22 @@ async fn an_oversized_frame_closes_with_1009() {
     let padding = "x".repeat(900);
     send(&mut socket, json!({"type":"list_topics","id":padding})).await;
     assert_eq!(next(&mut socket).await["type"], "topics");
+    // Requests sent just before the oversized frame still get their answers.
+    send(&mut socket, json!({"type":"list_topics","id":"before"})).await;
+    send(&mut socket, json!({"type":"pause","sub":"nope"})).await;
     let padding = "x".repeat(2000);
     send(&mut socket, json!({"type":"list_topics","id":padding})).await;
-    let (code, reason) = close_code(&mut socket, &mut Vec::new()).await;
+    let mut before = Vec::new();
+    let (code, reason) = close_code(&mut socket, &mut before).await;
     assert_eq!(code, 1009, "{reason}");
+    let answers: Vec<(&Value, &Value)> = before.iter().map(|f| (&f["type"], &f["id"])).collect();
+    assert_eq!(
+        answers,
+        [
+            (&json!("topics"), &json!("before")),
+            (&json!("error"), &json!("nope"))
+        ]
+    );
     // The server survives.
     server.connect_past_hello().await;
 }

@@ -39,6 +39,9 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 
+/// How long a session waits for the client's answer to its close frame.
+const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(1);
+
 /// A frame waiting in the outbound queue.
 enum Outbound {
     /// A serialized server message.
@@ -54,6 +57,9 @@ enum Outbound {
     },
     /// The subscription is gone: stop offering to resume it.
     Forget(String),
+    /// Close after the frames queued before this one (the reader's closes, so its
+    /// replies to earlier requests still arrive).
+    Close(Close),
 }
 
 /// A request to the writer to end the connection.
@@ -114,7 +120,13 @@ where
     let mut shutdown = state.shutdown_signal();
 
     tokio::select! {
-        _ = &mut writer => reader.abort(),
+        _ = &mut writer => {
+            // The writer ended, after a close frame or on a dead socket: give the
+            // client a moment to answer the close, so it sees a clean close.
+            if tokio::time::timeout(CLOSE_REPLY_WAIT, &mut reader).await.is_err() {
+                reader.abort();
+            }
+        }
         ending = &mut reader => {
             if let Ok(Ending::Client) = ending {
                 debug!("client closed the connection");
@@ -138,7 +150,9 @@ where
             if tokio::time::timeout(SHUTDOWN_GRACE, &mut writer).await.is_err() {
                 writer.abort();
             }
-            reader.abort();
+            if tokio::time::timeout(CLOSE_REPLY_WAIT, &mut reader).await.is_err() {
+                reader.abort();
+            }
         }
     }
     metrics.connections.dec();
@@ -192,29 +206,39 @@ async fn write_loop<W>(
     // Per subscription: its topic and the next offset per partition it was sent.
     let mut sent: BTreeMap<String, (String, BTreeMap<i32, i64>)> = BTreeMap::new();
     loop {
+        // A close request jumps the queue: it comes from a shutdown, which should not
+        // wait for a backlog, or from a slow client, whose queue is full.
         let item = tokio::select! {
             biased;
-            Some(request) = close.recv() => {
+            Some(request) = close.recv() => Some(Outbound::Close(request)),
+            item = out.recv() => item,
+        };
+        match item {
+            Some(Outbound::Close(request)) => {
                 if request.slow {
                     metrics.slow_client_closes.inc();
                 }
                 if let Some(message) = request.closing {
                     let resume = sent
                         .into_iter()
-                        .map(|(sub, (topic, offsets))| Resume { sub, topic, offsets })
+                        .map(|(sub, (topic, offsets))| Resume {
+                            sub,
+                            topic,
+                            offsets,
+                        })
                         .collect();
                     let text = to_text(&ServerMessage::Closing { message, resume });
                     if !write(&mut sink, text, &metrics, limit).await {
                         return;
                     }
                 }
-                let frame = CloseFrame { code: request.code, reason: request.reason.into() };
+                let frame = CloseFrame {
+                    code: request.code,
+                    reason: request.reason.into(),
+                };
                 let _ = tokio::time::timeout(limit, sink.send(Message::Close(Some(frame)))).await;
                 return;
             }
-            item = out.recv() => item,
-        };
-        match item {
             None => {
                 // The session is over; flush whatever tungstenite still holds (such as
                 // its reply to the client's close).
@@ -328,12 +352,13 @@ impl<B: Backend> Connection<B> {
                     if too_large(e) {
                         let max = self.state.config().limits.max_frame_bytes;
                         info!(max, "closing a client that sent a frame over the limit");
-                        let _ = self.close.try_send(Close {
+                        let close = Close {
                             code: CLOSE_TOO_BIG,
                             reason: "frame too large (--max-frame-bytes)",
                             closing: None,
                             slow: false,
-                        });
+                        };
+                        let _ = self.out.send(Outbound::Close(close)).await;
                         return Ending::Gone;
                     }
                     return Ending::Client;
