@@ -12,6 +12,7 @@ use crate::diff::{self, Change, Line};
 use crate::display;
 use crate::envelope::{Envelope, Payload, bytes_as_text};
 use crate::fold::FoldError;
+use crate::projection::ApplyError;
 use crate::trace::{Phase, Step, Trace};
 
 /// The boxes of the process flow diagram (seed 001's "Process Flow"), in order.
@@ -331,11 +332,18 @@ pub fn ndjson_text(events: &[Envelope]) -> String {
 /// An error of a log typed in the event editor, where each offset is a line index:
 /// `line 3 (offset 2): value is not JSON: ...`.
 pub fn editor_error(error: &FoldError) -> String {
+    let reason = match &error.error {
+        // The JSON parser saw one record, so it always says "line 1"; beside the
+        // editor's own line number that reads as a contradiction. The column stays.
+        ApplyError::Undecodable(message) => {
+            message.replacen(" at line 1 column ", " at column ", 1)
+        }
+        other => other.to_string(),
+    };
     format!(
-        "line {} (offset {}): {}",
+        "line {} (offset {}): {reason}",
         error.offset + 1,
-        error.offset,
-        error.error
+        error.offset
     )
 }
 
@@ -570,10 +578,9 @@ mod tests {
         );
         let errors: Vec<String> = trace.errors().iter().map(editor_error).collect();
         assert_eq!(errors.len(), 1, "{errors:?}");
-        assert!(
-            errors[0].starts_with("line 2 (offset 1): value is not JSON"),
-            "{}",
-            errors[0]
+        assert_eq!(
+            errors[0],
+            "line 2 (offset 1): value is not JSON: expected value at column 9"
         );
         assert_eq!(
             trace.final_view().to_json(&**trace.projection()),

@@ -87,7 +87,7 @@ fn App() -> Html {
         let dispatcher = dispatcher.clone();
         Callback::from(move |()| {
             let (id, step) = url::read();
-            dispatcher.dispatch(Action::Open(id, step));
+            dispatcher.dispatch(Action::Follow(id, step));
         })
     });
     use_effect_with((sim.lesson, sim.step()), |(lesson, step)| {

@@ -56,6 +56,9 @@ pub struct Sim {
 pub enum Action {
     /// Opens a lesson at a step (1 when `None`).
     Open(&'static str, Option<u64>),
+    /// Follows a link: another lesson opens afresh; a step of the open lesson is
+    /// only a seek, so edits to its log survive.
+    Follow(&'static str, Option<u64>),
     Back,
     Forward,
     Seek(u64),
@@ -175,6 +178,12 @@ impl Reducible for Sim {
         let mut sim = (*self).clone();
         match action {
             Action::Open(id, step) => {
+                let speed = sim.speed;
+                sim = Sim::open(id, step);
+                sim.speed = speed;
+            }
+            Action::Follow(id, step) if id == sim.lesson => sim.move_to(step.unwrap_or(1)),
+            Action::Follow(id, step) => {
                 let speed = sim.speed;
                 sim = Sim::open(id, step);
                 sim.speed = speed;
