@@ -5,6 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use eventfold_core::wire::StartFrom;
+
+use crate::kafka::KafkaArgs;
 use crate::{replay, serve};
 
 /// eventfold: see how an event-sourced state is folded from its log, step by step.
@@ -23,7 +26,7 @@ pub enum Command {
     Serve(serve::ServeArgs),
 }
 
-/// Where `replay` reads its events from: exactly one of a lesson or a file.
+/// Where `replay` reads its events from: exactly one of a lesson, a file or a topic.
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
 pub struct Source {
@@ -33,6 +36,10 @@ pub struct Source {
     /// An NDJSON file, one event per line (offset = 0-based line index); `-` reads stdin.
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
+    /// A Kafka topic (needs --brokers), read from --from up to the high watermarks it
+    /// has when the replay starts.
+    #[arg(long, value_name = "TOPIC")]
+    pub topic: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -40,7 +47,7 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub source: Source,
     /// The projection: bank, orders, users, or a declarative spec file (SPEC.json).
-    /// Required with --events; a lesson brings its own.
+    /// Required with --events and --topic; a lesson brings its own.
     #[arg(long, value_name = "NAME|SPEC.json")]
     pub projection: Option<String>,
     /// How to print the replay.
@@ -53,6 +60,11 @@ pub struct ReplayArgs {
     /// rows per event, and each row lists the topic so far.
     #[arg(long)]
     pub final_only: bool,
+    /// Where --topic starts: beginning, latest, offsets:P=O[,P=O…] or timestamp:MS.
+    #[arg(long, value_name = "START", default_value = "beginning")]
+    pub from: StartFrom,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,4 +1,4 @@
-//! `eventfold replay`: fold a lesson or an NDJSON file and print the process table.
+//! `eventfold replay`: fold a lesson, an NDJSON file or a Kafka topic and print the process table.
 
 use std::fs;
 use std::io::{self, BufWriter, Read, Write};
@@ -11,13 +11,16 @@ use eventfold_core::{Mode, Projection, Trace, builtin, decl, display, ndjson, sc
 use serde_json::{Value, json};
 
 use crate::cli::{Output, ReplayArgs};
+use crate::kafka;
 
 /// Why a replay could not start. Each prints as one line and exits with status 2.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     #[error("unknown scenario {0:?} (expected one of: {list})", list = scenario::IDS.join(", "))]
     UnknownScenario(String),
-    #[error("--projection is required with --events (bank, orders, users or a SPEC.json file)")]
+    #[error(
+        "--projection is required with --events or --topic (bank, orders, users or a SPEC.json file)"
+    )]
     MissingProjection,
     #[error("cannot read events file {path}: {source}")]
     ReadEvents { path: PathBuf, source: io::Error },
@@ -30,6 +33,11 @@ pub enum ReplayError {
     BadSpec {
         path: PathBuf,
         source: decl::SpecError,
+    },
+    #[error("cannot read topic {topic:?}: {source}")]
+    Topic {
+        topic: String,
+        source: kafka::topic::TopicError,
     },
     #[error("cannot write the output: {0}")]
     Write(#[from] io::Error),
@@ -63,8 +71,9 @@ pub fn main(args: ReplayArgs) -> ExitCode {
 
 /// Folds what `args` names and prints it to `out`; returns the trace.
 pub fn run(args: &ReplayArgs, out: &mut impl Write) -> Result<Trace, ReplayError> {
-    let (projection, topic, events) = match (&args.source.scenario, &args.source.events) {
-        (Some(id), _) => {
+    let source = &args.source;
+    let (projection, topic, events) = match (&source.scenario, &source.events, &source.topic) {
+        (Some(id), _, _) => {
             let lesson =
                 scenario::by_id(id).ok_or_else(|| ReplayError::UnknownScenario(id.clone()))?;
             // A lesson brings its projection; --projection replays it with new logic.
@@ -74,7 +83,7 @@ pub fn run(args: &ReplayArgs, out: &mut impl Write) -> Result<Trace, ReplayError
             };
             (projection, lesson.topic.to_owned(), lesson.events)
         }
-        (None, Some(path)) => {
+        (None, Some(path), _) => {
             let name = args
                 .projection
                 .as_ref()
@@ -88,7 +97,21 @@ pub fn run(args: &ReplayArgs, out: &mut impl Write) -> Result<Trace, ReplayError
             let events = ndjson::parse(&topic, &bytes);
             (projection, topic, events)
         }
-        (None, None) => unreachable!("clap requires --scenario or --events"),
+        (None, None, Some(topic)) => {
+            let name = args
+                .projection
+                .as_ref()
+                .ok_or(ReplayError::MissingProjection)?;
+            let projection = load_projection(name)?;
+            let events = kafka::topic::read_topic(&args.kafka, topic, args.from.clone()).map_err(
+                |source| ReplayError::Topic {
+                    topic: topic.clone(),
+                    source,
+                },
+            )?;
+            (projection, topic.clone(), events)
+        }
+        (None, None, None) => unreachable!("clap requires --scenario, --events or --topic"),
     };
     let mode = if args.strict {
         Mode::Strict

@@ -1,0 +1,149 @@
+//! Replay throughput of `KafkaBackend::subscribe` against `kcat -C -e` on the same topic,
+//! in the same run (docs/perf.md):
+//!
+//! ```text
+//! scripts/kafka start
+//! cargo run --release -p eventfold-bridge --example kafka_replay_bench -- 127.0.0.1:9092 1000000
+//! ```
+//!
+//! It fills a fresh one-partition topic with small JSON records, then alternates three
+//! timed reads of the whole topic by kcat (`-C -e -o beginning -q`, output to /dev/null)
+//! and three by a subscription from the beginning, drained until the high watermark.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use eventfold_bridge::backend::{Backend, SubscribeRequest};
+use eventfold_bridge::kafka::{KafkaArgs, KafkaBackend};
+use eventfold_core::wire::StartFrom;
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+
+const ROUNDS: usize = 3;
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let brokers = args.next().unwrap_or_else(|| "127.0.0.1:9092".into());
+    let count: i64 = args
+        .next()
+        .map(|n| n.parse().expect("record count"))
+        .unwrap_or(1_000_000);
+    let topic = format!("eventfold-bench-{}", std::process::id());
+
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", &brokers);
+    let admin: AdminClient<DefaultClientContext> = config.create().expect("admin client");
+    admin
+        .create_topics(
+            &[NewTopic::new(&topic, 1, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        )
+        .await
+        .expect("create topic")
+        .into_iter()
+        .for_each(|r| {
+            r.expect("topic created");
+        });
+
+    let started = Instant::now();
+    let producer: ThreadedProducer<DefaultProducerContext> = config
+        .clone()
+        .set("linger.ms", "20")
+        .set("batch.size", "1000000")
+        .create()
+        .expect("producer");
+    let mut bytes = 0usize;
+    for i in 0..count {
+        let key = format!("acct-{}", i % 100);
+        let value = format!(r#"{{"type":"deposit","amount":{}}}"#, i % 1000);
+        bytes += key.len() + value.len();
+        let mut record = BaseRecord::to(&topic).key(&key).payload(&value);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, r)) => {
+                    record = r;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(120)).expect("flush");
+    println!(
+        "produced {count} records ({} bytes of keys and values) to {topic} in {:.1} s",
+        bytes,
+        started.elapsed().as_secs_f64()
+    );
+
+    let args = KafkaArgs {
+        brokers: Some(brokers.clone()),
+        ..KafkaArgs::default()
+    };
+    let backend = KafkaBackend::new(args.client_config().unwrap(), None, false).unwrap();
+    let mut kcat_times = Vec::new();
+    let mut bridge_times = Vec::new();
+    for round in 1..=ROUNDS {
+        let t = Instant::now();
+        let status = Command::new("kcat")
+            .args([
+                "-C",
+                "-b",
+                &brokers,
+                "-t",
+                &topic,
+                "-e",
+                "-o",
+                "beginning",
+                "-q",
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .expect("kcat");
+        assert!(status.success());
+        kcat_times.push(t.elapsed());
+
+        let t = Instant::now();
+        let mut subscription = backend
+            .subscribe(SubscribeRequest {
+                topic: topic.clone(),
+                from: StartFrom::Beginning(true),
+                partitions: None,
+            })
+            .await
+            .expect("subscribe");
+        let high = subscription.high[&0];
+        let mut read = 0i64;
+        'drain: while let Some(batch) = subscription.batches.recv().await {
+            for record in batch.expect("batch") {
+                read += 1;
+                if record.offset + 1 >= high {
+                    break 'drain;
+                }
+            }
+        }
+        bridge_times.push(t.elapsed());
+        assert_eq!(read, count);
+        println!(
+            "round {round}: kcat {:.2} s, subscribe {:.2} s",
+            kcat_times[round - 1].as_secs_f64(),
+            bridge_times[round - 1].as_secs_f64()
+        );
+    }
+    let best = |times: &[Duration]| times.iter().min().copied().unwrap_or_default();
+    let rate = |d: Duration| count as f64 / d.as_secs_f64();
+    let (kcat, bridge) = (best(&kcat_times), best(&bridge_times));
+    println!(
+        "best of {ROUNDS}: kcat {:.0} records/s, subscribe {:.0} records/s: {:.2}x kcat",
+        rate(kcat),
+        rate(bridge),
+        rate(bridge) / rate(kcat)
+    );
+
+    admin
+        .delete_topics(&[&topic], &AdminOptions::new())
+        .await
+        .expect("delete topic");
+}

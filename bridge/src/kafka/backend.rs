@@ -1,0 +1,509 @@
+//! [`KafkaBackend`]: the [`Backend`] of a bridge started with `--brokers`.
+//!
+//! One admin client answers metadata and watermark questions, one idempotent producer
+//! (only with `--allow-produce`) appends records, and every subscription gets a consumer
+//! of its own, assigned with explicit offsets: no consumer group is joined and nothing is
+//! ever committed, so any number of replays of one topic never disturb each other or the
+//! groups of real applications.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use eventfold_core::wire::{ErrorCode, PartitionInfo, StartFrom, TopicInfo};
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use regex::Regex;
+use tokio::sync::{mpsc, watch};
+
+use super::subscription::{self, Pump};
+use crate::backend::{
+    Backend, BackendError, Health, ProduceRequest, SubscribeRequest, Subscription,
+};
+
+/// How long a metadata, watermark or timestamp lookup may take before the request fails.
+pub const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long `/healthz` waits for the cluster.
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a produced record may wait for the broker's acknowledgement (librdkafka's
+/// `message.timeout.ms`), e.g. while the broker restarts, before `produce` fails.
+pub const PRODUCE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the producer waits to batch records: one browser produces one record at a
+/// time, so waiting longer would only add latency.
+pub const PRODUCE_LINGER_MS: u32 = 1;
+/// librdkafka's prefetch per subscription (`queued.max.messages.kbytes`): records
+/// fetched ahead of the browser. Small, so a thousand tailing browsers stay cheap.
+pub const PREFETCH_KBYTES: u32 = 4096;
+/// The most one fetch response may carry (`fetch.max.bytes`).
+pub const FETCH_MAX_BYTES: u32 = 4 << 20;
+/// The most one partition may add to a fetch response (`max.partition.fetch.bytes`).
+pub const PARTITION_FETCH_MAX_BYTES: u32 = 1 << 20;
+/// Record batches a subscription holds for its session before it stops fetching.
+pub const BATCH_QUEUE: usize = 4;
+/// The group id of every subscription's consumer. Consumers only `assign`: they never
+/// join this group and never commit to it, so it stays empty on the cluster.
+pub const NEVER_COMMITTED_GROUP: &str = "eventfold-bridge-never-committed";
+
+/// The Kafka backend. Cheap to share: wrap it in an `Arc`.
+pub struct KafkaBackend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ClientConfig,
+    brokers: String,
+    topics: Option<Regex>,
+    admin: AdminClient<DefaultClientContext>,
+    producer: Option<FutureProducer>,
+    /// Topics known to exist, so a produce does not ask for metadata every time.
+    known_topics: Mutex<HashSet<String>>,
+}
+
+impl KafkaBackend {
+    /// A backend over the cluster of `config` (from [`super::KafkaArgs::client_config`]).
+    /// `topics` limits what clients see (a topic it does not match is unknown to them);
+    /// without it every topic except the internal `__…` ones is visible. No connection
+    /// is made here: librdkafka connects on first use and reconnects by itself, so the
+    /// bridge starts even when the broker is not up yet.
+    pub fn new(
+        config: ClientConfig,
+        topics: Option<Regex>,
+        allow_produce: bool,
+    ) -> Result<KafkaBackend, BackendError> {
+        let brokers = config.get("bootstrap.servers").unwrap_or("").to_owned();
+        let mut admin_config = config.clone();
+        // A producer-type client asks the broker to create topics it looks up; a lookup
+        // must never create a topic.
+        admin_config.set("allow.auto.create.topics", "false");
+        let admin = admin_config
+            .create()
+            .map_err(|e| kafka_error("cannot create the Kafka admin client", e))?;
+        let producer = if allow_produce {
+            let mut producer_config = config.clone();
+            producer_config
+                .set("acks", "all")
+                .set("enable.idempotence", "true")
+                // Keys land where Java clients and the simulator put them.
+                .set("partitioner", "murmur2_random")
+                .set("allow.auto.create.topics", "false")
+                .set("linger.ms", PRODUCE_LINGER_MS.to_string())
+                .set(
+                    "message.timeout.ms",
+                    PRODUCE_TIMEOUT.as_millis().to_string(),
+                );
+            Some(
+                producer_config
+                    .create()
+                    .map_err(|e| kafka_error("cannot create the Kafka producer", e))?,
+            )
+        } else {
+            None
+        };
+        Ok(KafkaBackend {
+            inner: Arc::new(Inner {
+                config,
+                brokers,
+                topics,
+                admin,
+                producer,
+                known_topics: Mutex::new(HashSet::new()),
+            }),
+        })
+    }
+
+    /// Like [`Backend::subscribe`], but the replay ends at the high watermarks seen at
+    /// subscribe time: records past them are not delivered, and the channel closes once
+    /// every partition reached them. `eventfold replay` reads a topic this way.
+    pub async fn replay_to_high_watermark(
+        &self,
+        request: SubscribeRequest,
+    ) -> Result<Subscription, BackendError> {
+        self.open(request, true).await
+    }
+
+    async fn open(
+        &self,
+        request: SubscribeRequest,
+        until_high: bool,
+    ) -> Result<Subscription, BackendError> {
+        let inner = self.inner.clone();
+        blocking(move || inner.open(request, until_high)).await
+    }
+}
+
+/// Runs a blocking librdkafka call off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, BackendError> + Send + 'static,
+) -> Result<T, BackendError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| BackendError::new(ErrorCode::Kafka, format!("Kafka task failed: {e}")))?
+}
+
+pub(crate) fn kafka_error(context: &str, error: KafkaError) -> BackendError {
+    BackendError::new(ErrorCode::Kafka, format!("{context}: {error}"))
+}
+
+fn unknown_topic(topic: &str) -> BackendError {
+    BackendError::new(ErrorCode::UnknownTopic, format!("unknown topic {topic:?}"))
+}
+
+impl Inner {
+    fn visible(&self, topic: &str) -> bool {
+        match &self.topics {
+            Some(filter) => filter.is_match(topic),
+            None => !topic.starts_with("__"),
+        }
+    }
+
+    fn unreachable(&self, error: KafkaError) -> BackendError {
+        kafka_error(
+            &format!(
+                "cannot read the metadata of the Kafka cluster at {}",
+                self.brokers
+            ),
+            error,
+        )
+    }
+
+    /// Visible topic names with their partition ids, from one metadata request for all
+    /// topics (asking for one topic by name could create it on brokers that
+    /// auto-create).
+    fn topic_partitions(&self) -> Result<BTreeMap<String, Vec<i32>>, BackendError> {
+        let metadata = self
+            .admin
+            .inner()
+            .fetch_metadata(None, METADATA_TIMEOUT)
+            .map_err(|e| self.unreachable(e))?;
+        let topics: BTreeMap<String, Vec<i32>> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none() && self.visible(t.name()))
+            .map(|t| {
+                let mut ids: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+                ids.sort_unstable();
+                (t.name().to_owned(), ids)
+            })
+            .collect();
+        let mut known = self.known_topics.lock().unwrap_or_else(|e| e.into_inner());
+        known.clear();
+        known.extend(topics.keys().cloned());
+        Ok(topics)
+    }
+
+    fn topic(&self, topic: &str) -> Result<Vec<i32>, BackendError> {
+        self.topic_partitions()?
+            .remove(topic)
+            .ok_or_else(|| unknown_topic(topic))
+    }
+
+    fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64), BackendError> {
+        self.admin
+            .inner()
+            .fetch_watermarks(topic, partition, METADATA_TIMEOUT)
+            .map_err(|e| {
+                kafka_error(
+                    &format!("cannot read the watermarks of {topic:?} partition {partition}"),
+                    e,
+                )
+            })
+    }
+
+    fn list_topics(&self) -> Result<Vec<TopicInfo>, BackendError> {
+        self.topic_partitions()?
+            .into_iter()
+            .map(|(name, ids)| {
+                let partitions = ids
+                    .into_iter()
+                    .map(|id| {
+                        let (low, high) = self.watermarks(&name, id)?;
+                        Ok(PartitionInfo { id, low, high })
+                    })
+                    .collect::<Result<_, BackendError>>()?;
+                Ok(TopicInfo { name, partitions })
+            })
+            .collect()
+    }
+
+    fn consumer_config(&self, until_high: bool) -> ClientConfig {
+        let mut config = self.config.clone();
+        config
+            .set("group.id", NEVER_COMMITTED_GROUP)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            // A position that leaves the log (retention deleted it) is an error the
+            // browser hears about, not a silent jump.
+            .set("auto.offset.reset", "error")
+            .set("allow.auto.create.topics", "false")
+            // Only a replay to the high watermark needs to know when a partition ends
+            // (its last offsets may be transaction markers that are never delivered).
+            .set(
+                "enable.partition.eof",
+                if until_high { "true" } else { "false" },
+            )
+            .set("queued.max.messages.kbytes", PREFETCH_KBYTES.to_string())
+            .set("fetch.max.bytes", FETCH_MAX_BYTES.to_string())
+            .set(
+                "max.partition.fetch.bytes",
+                PARTITION_FETCH_MAX_BYTES.to_string(),
+            );
+        config
+    }
+
+    /// Resolves the start of every partition, assigns a fresh consumer and starts its
+    /// pump thread.
+    fn open(
+        &self,
+        request: SubscribeRequest,
+        until_high: bool,
+    ) -> Result<Subscription, BackendError> {
+        let topic = request.topic.as_str();
+        let all = self.topic(topic)?;
+        let selected = match &request.partitions {
+            None => all.clone(),
+            Some(list) => {
+                if list.is_empty() {
+                    return Err(BackendError::new(
+                        ErrorCode::BadRequest,
+                        "`partitions` is empty: list some partitions, or leave it out for all",
+                    ));
+                }
+                let mut list = list.clone();
+                list.sort_unstable();
+                list.dedup();
+                list
+            }
+        };
+        let exists = |p: &i32| all.binary_search(p).is_ok();
+        let requested = selected
+            .iter()
+            .chain(match &request.from {
+                StartFrom::Offsets(offsets) => offsets.keys().collect::<Vec<_>>(),
+                _ => Vec::new(),
+            })
+            .find(|p| !exists(p));
+        if let Some(p) = requested {
+            return Err(BackendError::new(
+                ErrorCode::BadRequest,
+                format!(
+                    "topic {topic:?} has no partition {p} (it has {})",
+                    partition_range(&all)
+                ),
+            ));
+        }
+
+        let mut marks = BTreeMap::new();
+        for &p in &selected {
+            marks.insert(p, self.watermarks(topic, p)?);
+        }
+        let consumer: BaseConsumer = self
+            .consumer_config(until_high)
+            .create()
+            .map_err(|e| kafka_error("cannot create a Kafka consumer", e))?;
+        let starts = start_offsets(&consumer, topic, &request.from, &marks)?;
+
+        let mut assignment = TopicPartitionList::with_capacity(starts.len());
+        let mut high = BTreeMap::new();
+        for (&p, &start) in &starts {
+            let (_, h) = marks[&p];
+            // The session waits for every listed partition, so list only those with
+            // records to replay.
+            if start < h {
+                high.insert(p, h);
+            }
+            if until_high && start >= h {
+                continue;
+            }
+            assignment
+                .add_partition_offset(topic, p, Offset::Offset(start))
+                .map_err(|e| kafka_error("cannot build the assignment", e))?;
+        }
+        consumer
+            .assign(&assignment)
+            .map_err(|e| kafka_error(&format!("cannot assign {topic:?}"), e))?;
+
+        let (tx, batches) = mpsc::channel(BATCH_QUEUE);
+        let (paused, paused_rx) = watch::channel(false);
+        let pump = Pump {
+            consumer,
+            assignment,
+            tx,
+            paused: paused_rx,
+            until: until_high.then(|| high.clone()),
+        };
+        subscription::spawn(pump, topic)?;
+        Ok(Subscription {
+            high,
+            batches,
+            paused,
+        })
+    }
+
+    fn ensure_topic(&self, topic: &str) -> Result<(), BackendError> {
+        let known = self
+            .known_topics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(topic);
+        if known || self.topic_partitions()?.contains_key(topic) {
+            Ok(())
+        } else {
+            Err(unknown_topic(topic))
+        }
+    }
+}
+
+/// `0..=2`, or the list when the ids are not contiguous.
+fn partition_range(ids: &[i32]) -> String {
+    match (ids.first(), ids.last()) {
+        (Some(first), Some(last)) if (last - first) as usize + 1 == ids.len() => {
+            format!("partitions {first}..={last}")
+        }
+        (Some(_), Some(_)) => format!("partitions {ids:?}"),
+        _ => "no partitions".to_owned(),
+    }
+}
+
+/// The first offset to read in each partition, checked against the watermarks.
+fn start_offsets(
+    consumer: &BaseConsumer,
+    topic: &str,
+    from: &StartFrom,
+    marks: &BTreeMap<i32, (i64, i64)>,
+) -> Result<BTreeMap<i32, i64>, BackendError> {
+    match from {
+        StartFrom::Beginning(_) => Ok(marks.iter().map(|(&p, &(low, _))| (p, low)).collect()),
+        StartFrom::Latest(_) => Ok(marks.iter().map(|(&p, &(_, high))| (p, high)).collect()),
+        StartFrom::Offsets(offsets) => marks
+            .iter()
+            .map(|(&p, &(low, high))| {
+                let Some(&offset) = offsets.get(&p) else {
+                    return Ok((p, low));
+                };
+                if (low..=high).contains(&offset) {
+                    Ok((p, offset))
+                } else {
+                    Err(BackendError::new(
+                        ErrorCode::OffsetOutOfRange,
+                        format!(
+                            "offset {offset} is out of range for partition {p} of {topic:?}: \
+                             valid offsets are {low}..={high} (log start {low}, high watermark {high})"
+                        ),
+                    ))
+                }
+            })
+            .collect(),
+        StartFrom::Timestamp(ms) => {
+            let mut query = TopicPartitionList::with_capacity(marks.len());
+            for &p in marks.keys() {
+                query
+                    .add_partition_offset(topic, p, Offset::Offset(*ms))
+                    .map_err(|e| kafka_error("cannot build the timestamp query", e))?;
+            }
+            let found = consumer
+                .offsets_for_times(query, METADATA_TIMEOUT)
+                .map_err(|e| kafka_error(&format!("cannot look up timestamp {ms}"), e))?;
+            marks
+                .iter()
+                .map(|(&p, &(_, high))| {
+                    let offset = found
+                        .find_partition(topic, p)
+                        .map(|e| e.offset())
+                        .unwrap_or(Offset::End);
+                    match offset {
+                        Offset::Offset(n) => Ok((p, n)),
+                        // No record at or after the time: start at the end.
+                        _ => Ok((p, high)),
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+impl Backend for KafkaBackend {
+    async fn health(&self) -> Health {
+        let inner = self.inner.clone();
+        let result = blocking(move || {
+            inner
+                .admin
+                .inner()
+                .fetch_metadata(None, HEALTH_TIMEOUT)
+                .map(|_| ())
+                .map_err(|e| inner.unreachable(e))
+        })
+        .await;
+        match result {
+            Ok(()) => Health::Reachable,
+            Err(e) => Health::Unreachable(e.message),
+        }
+    }
+
+    fn produce_allowed(&self) -> bool {
+        self.inner.producer.is_some()
+    }
+
+    async fn topic_names(&self) -> Result<Vec<String>, BackendError> {
+        let inner = self.inner.clone();
+        blocking(move || Ok(inner.topic_partitions()?.into_keys().collect())).await
+    }
+
+    async fn list_topics(&self) -> Result<Vec<TopicInfo>, BackendError> {
+        let inner = self.inner.clone();
+        blocking(move || inner.list_topics()).await
+    }
+
+    async fn subscribe(&self, request: SubscribeRequest) -> Result<Subscription, BackendError> {
+        self.open(request, false).await
+    }
+
+    async fn produce(&self, request: ProduceRequest) -> Result<(i32, i64), BackendError> {
+        let Some(producer) = &self.inner.producer else {
+            return Err(BackendError::new(
+                ErrorCode::Forbidden,
+                "this bridge is read-only: start it with --allow-produce to produce",
+            ));
+        };
+        let inner = self.inner.clone();
+        let topic = request.topic.clone();
+        blocking(move || inner.ensure_topic(&topic)).await?;
+
+        let mut headers = OwnedHeaders::new_with_capacity(request.headers.len());
+        for (name, value) in &request.headers {
+            headers = headers.insert(Header {
+                key: name,
+                value: Some(value),
+            });
+        }
+        let mut record: FutureRecord<'_, Vec<u8>, Vec<u8>> =
+            FutureRecord::to(&request.topic).headers(headers);
+        if let Some(key) = &request.key {
+            record = record.key(key);
+        }
+        if let Some(value) = &request.value {
+            record = record.payload(value);
+        }
+        match producer.send(record, PRODUCE_TIMEOUT).await {
+            Ok(delivery) => Ok((delivery.partition, delivery.offset)),
+            Err((error, _)) => Err(produce_error(&request.topic, error)),
+        }
+    }
+}
+
+fn produce_error(topic: &str, error: KafkaError) -> BackendError {
+    let code = match error.rdkafka_error_code() {
+        Some(RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic) => {
+            return unknown_topic(topic);
+        }
+        Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::MessageBatchTooLarge) => {
+            ErrorCode::TooLarge
+        }
+        _ => ErrorCode::Kafka,
+    };
+    BackendError::new(code, format!("cannot produce to {topic:?}: {error}"))
+}

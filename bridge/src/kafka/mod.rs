@@ -1,0 +1,20 @@
+//! The Kafka side of the bridge, on rdkafka (librdkafka built from the crate).
+//!
+//! # Layout
+//!
+//! - [`config`]: [`KafkaArgs`] (`--brokers`, `-X`, `--allow-unsafe-client-config`) and
+//!   the librdkafka client configuration built from them.
+//! - [`backend`]: [`KafkaBackend`], the [`crate::backend::Backend`] over a real cluster:
+//!   topics and watermarks, subscriptions (assign + explicit offsets, no group, no
+//!   commits), idempotent produce with the murmur2 partitioner.
+//! - [`subscription`]: the pump thread of one subscription, and [`subscription::record`],
+//!   the wire form of a Kafka record.
+//! - [`topic`]: reading a topic up to its high watermarks, for `eventfold replay --topic`.
+
+pub mod backend;
+pub mod config;
+pub mod subscription;
+pub mod topic;
+
+pub use backend::KafkaBackend;
+pub use config::{ConfigError, KafkaArgs, Setting};

@@ -1,0 +1,203 @@
+//! The pump of one subscription: a thread that polls its own consumer, turns records
+//! into wire records and hands them to the session in batches.
+//!
+//! A plain thread rather than a task: librdkafka's poll blocks, and a blocking loop per
+//! subscription would starve the async workers. The thread ends when the session drops
+//! the [`crate::backend::Subscription`] (the batch channel closes), when a replay to the
+//! high watermark is done, or on an error the subscription cannot survive. Everything
+//! else, a broker going away included, is logged and waited out: librdkafka reconnects
+//! and fetching resumes where it stopped.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use eventfold_core::wire::{ErrorCode, Record, WireBytes, WireHeader};
+use rdkafka::TopicPartitionList;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use tokio::sync::{mpsc, watch};
+
+use super::backend::kafka_error;
+use crate::backend::BackendError;
+
+/// The most records in one batch.
+pub const MAX_BATCH_RECORDS: usize = 500;
+/// How long the first record of a batch waits for more before the batch is sent, so a
+/// live tail stays prompt while a replay still moves in large batches.
+pub const BATCH_LINGER: Duration = Duration::from_millis(5);
+/// How long one poll waits when there is nothing to send; it bounds how late the pump
+/// notices a closed channel or a pause.
+const IDLE_POLL: Duration = Duration::from_millis(100);
+
+type Batch = Result<Vec<Record>, BackendError>;
+
+/// What the pump thread owns.
+pub(crate) struct Pump {
+    pub consumer: BaseConsumer,
+    pub assignment: TopicPartitionList,
+    pub tx: mpsc::Sender<Batch>,
+    pub paused: watch::Receiver<bool>,
+    /// For a replay to the high watermark: the high watermark of every assigned
+    /// partition. The pump delivers nothing at or past it and ends once every partition
+    /// reached it.
+    pub until: Option<BTreeMap<i32, i64>>,
+}
+
+/// Starts the pump on a thread of its own.
+pub(crate) fn spawn(pump: Pump, topic: &str) -> Result<(), BackendError> {
+    let topic = topic.to_owned();
+    std::thread::Builder::new()
+        .name("eventfold-sub".into())
+        .spawn(move || {
+            tracing::debug!(topic, "subscription started");
+            pump.run();
+            tracing::debug!(topic, "subscription ended");
+        })
+        .map(drop)
+        .map_err(|e| {
+            BackendError::new(
+                ErrorCode::Kafka,
+                format!("cannot start a subscription thread: {e}"),
+            )
+        })
+}
+
+/// The wire form of a Kafka record: key, value and header values as JSON, text or
+/// base64; a tombstone's value as `null`; a record without a timestamp as -1, Kafka's
+/// "no timestamp".
+pub fn record(message: &BorrowedMessage<'_>) -> Record {
+    let headers = message
+        .headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|h| WireHeader {
+                    name: h.key.to_owned(),
+                    value: h.value.map(WireBytes::encode),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Record {
+        topic: message.topic().to_owned(),
+        partition: message.partition(),
+        offset: message.offset(),
+        key: message.key().map(WireBytes::encode),
+        timestamp: message.timestamp().to_millis().unwrap_or(-1),
+        headers,
+        value: message.payload().map(WireBytes::encode),
+    }
+}
+
+/// The error that ends a subscription, or `None` for one librdkafka recovers from by
+/// itself (a broker down, a leader moving).
+fn fatal(error: KafkaError) -> Option<BackendError> {
+    match error {
+        KafkaError::MessageConsumption(RDKafkaErrorCode::AutoOffsetReset) => {
+            Some(BackendError::new(
+                ErrorCode::OffsetOutOfRange,
+                "the replay's position is no longer in the log (records were deleted by \
+                 retention, or the topic was recreated): subscribe again",
+            ))
+        }
+        KafkaError::MessageConsumptionFatal(_) => {
+            Some(kafka_error("the subscription's consumer failed", error))
+        }
+        _ => None,
+    }
+}
+
+impl Pump {
+    fn run(self) {
+        let mut batch: Vec<Record> = Vec::with_capacity(MAX_BATCH_RECORDS);
+        let mut first_at = Instant::now();
+        let mut paused = false;
+        let mut done = BTreeSet::new();
+        let finished = |done: &BTreeSet<i32>| {
+            self.until
+                .as_ref()
+                .is_some_and(|until| done.len() >= until.len())
+        };
+        loop {
+            if self.tx.is_closed() {
+                return;
+            }
+            if finished(&done) {
+                if !batch.is_empty() {
+                    let _ = self.tx.blocking_send(Ok(batch));
+                }
+                return;
+            }
+            let want_paused = *self.paused.borrow();
+            if want_paused != paused {
+                let result = if want_paused {
+                    self.consumer.pause(&self.assignment)
+                } else {
+                    self.consumer.resume(&self.assignment)
+                };
+                if let Err(e) = result {
+                    tracing::warn!("cannot pause or resume a subscription: {e}");
+                }
+                paused = want_paused;
+            }
+            let timeout = if batch.is_empty() {
+                IDLE_POLL
+            } else {
+                BATCH_LINGER.saturating_sub(first_at.elapsed())
+            };
+            match self.consumer.poll(timeout) {
+                Some(Ok(message)) => {
+                    let (p, offset) = (message.partition(), message.offset());
+                    let wanted = match &self.until {
+                        None => true,
+                        Some(until) => {
+                            let high = until.get(&p).copied().unwrap_or(i64::MIN);
+                            if offset + 1 >= high {
+                                done.insert(p);
+                            }
+                            offset < high
+                        }
+                    };
+                    if wanted {
+                        if batch.is_empty() {
+                            first_at = Instant::now();
+                        }
+                        batch.push(record(&message));
+                    }
+                }
+                Some(Err(KafkaError::PartitionEOF(p))) => {
+                    // Only a replay to the high watermark asks for end-of-partition
+                    // events: the partition has nothing more before its end.
+                    done.insert(p);
+                }
+                Some(Err(error)) => {
+                    if let Some(error) = fatal(error.clone()) {
+                        if !batch.is_empty() && self.tx.blocking_send(Ok(batch)).is_err() {
+                            return;
+                        }
+                        let _ = self.tx.blocking_send(Err(error));
+                        return;
+                    }
+                    tracing::warn!("subscription: {error} (librdkafka retries by itself)");
+                }
+                None => {}
+            }
+            let full = batch.len() >= MAX_BATCH_RECORDS;
+            if !batch.is_empty()
+                && (full || paused || first_at.elapsed() >= BATCH_LINGER)
+                // A full channel blocks here: the session is behind, and librdkafka stops
+                // fetching once its small prefetch is full.
+                && self
+                    .tx
+                    .blocking_send(Ok(std::mem::replace(
+                        &mut batch,
+                        Vec::with_capacity(MAX_BATCH_RECORDS),
+                    )))
+                    .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
