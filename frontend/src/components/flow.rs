@@ -16,9 +16,13 @@ pub fn Flow(props: &FlowProps) -> Html {
             { for Stage::ALL.iter().map(|stage| {
                 let lit = props.lit.contains(stage);
                 html! {
-                    <li class={classes!(lit.then_some("lit"))} data-lit={lit.to_string()}
-                        aria-current={lit.then_some("step")}>
+                    // No aria-current here: that marks the process table's current row
+                    // alone, for screen readers and tests alike.
+                    <li class={classes!(lit.then_some("lit"))} data-lit={lit.to_string()}>
                         { stage.label() }
+                        if lit {
+                            <span class="visually-hidden">{ " (now)" }</span>
+                        }
                     </li>
                 }
             }) }
