@@ -914,6 +914,104 @@ async fn a_client_that_stops_reading_is_paused_then_closed() {
     assert!(records > 0 && records < fed, "read {records} of {fed} fed");
 }
 
+/// The whole bridge against the real broker (`scripts/kafka start`; scripts/test starts
+/// it, `EVENTFOLD_KAFKA` names another): produce over the WebSocket, then a second
+/// client replays the topic, catches up, and sees a live record.
+#[tokio::test]
+async fn the_bridge_relays_a_real_topic_and_produces_back() {
+    use eventfold_bridge::kafka::{KafkaArgs, KafkaBackend};
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+
+    let broker = std::env::var("EVENTFOLD_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".into());
+    let args = KafkaArgs {
+        brokers: Some(broker.clone()),
+        ..KafkaArgs::default()
+    };
+    let client = args.client_config().unwrap();
+    let admin: AdminClient<DefaultClientContext> = client.create().unwrap();
+    let topic = format!(
+        "eventfold-test-serve-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let created = admin
+        .create_topics(
+            &[NewTopic::new(&topic, 1, TopicReplication::Fixed(1))],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
+        .await
+        .unwrap_or_else(|e| {
+            panic!("no Kafka broker at {broker} ({e}): start one with `scripts/kafka start`")
+        });
+    for result in created {
+        result.unwrap();
+    }
+    let backend = KafkaBackend::new(client, None, true).unwrap();
+    let server = Server::start(backend, |c| c.allow_produce = true).await;
+    assert_eq!(
+        server.get("/healthz").await,
+        (200, r#"{"ok":true,"kafka":"reachable"}"#.to_owned())
+    );
+
+    let mut writer = server.connect().await;
+    assert_eq!(next(&mut writer).await["produce"], true);
+    let produce = async |socket: &mut Socket, amount: i64| {
+        send(
+            socket,
+            json!({"type":"produce","id":amount,"topic":topic,"key":"acct-1",
+                   "value":{"type":"deposit","amount":amount}}),
+        )
+        .await;
+        // The first produce may wait for the new topic's leader.
+        let reply = tokio::time::timeout(Duration::from_secs(30), next(socket))
+            .await
+            .unwrap();
+        assert_eq!(
+            reply,
+            json!({"type":"produced","id":amount,"partition":0,"offset":amount})
+        );
+    };
+    for amount in 0..3 {
+        produce(&mut writer, amount).await;
+    }
+
+    let mut reader = server.connect_past_hello().await;
+    send(
+        &mut reader,
+        json!({"type":"subscribe","id":"s1","topic":topic,"from":{"beginning":true}}),
+    )
+    .await;
+    let mut offsets = Vec::new();
+    loop {
+        let frame = next(&mut reader).await;
+        match frame["type"].as_str().unwrap() {
+            "records" => offsets.extend(
+                frame["records"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["offset"].as_i64().unwrap()),
+            ),
+            "caught_up" => {
+                assert_eq!(frame["high"], json!({"0":3}));
+                break;
+            }
+            other => panic!("unexpected {other}: {frame}"),
+        }
+    }
+    assert_eq!(offsets, [0, 1, 2]);
+    produce(&mut writer, 3).await;
+    let live = next(&mut reader).await;
+    assert_eq!(
+        (&live["records"][0]["offset"], &live["records"][0]["value"]),
+        (&json!(3), &json!({"type":"deposit","amount":3}))
+    );
+}
+
 /// The command line refuses unsafe or impossible settings before binding anything.
 #[test]
 fn serve_refuses_to_start_with_a_clear_message() {
@@ -954,4 +1052,15 @@ fn serve_refuses_to_start_with_a_clear_message() {
         "must be at least 1",
     );
     check(&["--dist", &dist, "--token", ""], "--token is empty");
+    check(
+        &[
+            "--dist",
+            &dist,
+            "--brokers",
+            "127.0.0.1:9092",
+            "-X",
+            "plugin.library.paths=/tmp/x.so",
+        ],
+        "-X plugin.library.paths: it loads shared libraries; this is refused unless --allow-unsafe-client-config is given",
+    );
 }

@@ -31,7 +31,8 @@ use regex::Regex;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
-use crate::backend::{Backend, NoKafka};
+use crate::backend::{Backend, BackendError, NoKafka};
+use crate::kafka::{ConfigError, KafkaArgs, KafkaBackend};
 pub use http::{ServerState, router};
 
 /// Where the bridge listens unless told otherwise: loopback only.
@@ -110,9 +111,10 @@ pub struct ServeArgs {
     /// Seconds a client may stay behind before it is closed with its resume offsets.
     #[arg(long, env = "EVENTFOLD_SLOW_CLIENT_TIMEOUT", default_value_t = SLOW_CLIENT_TIMEOUT.as_secs(), value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     pub slow_client_timeout: u64,
-    // KAFKA: the Kafka options (`--brokers`, `-X`, `--allow-unsafe-client-config`) join
-    // here as `#[command(flatten)] pub kafka: crate::kafka::KafkaArgs`, and `main` picks
-    // the Kafka backend when `--brokers` is given.
+    /// The cluster (`--brokers`, `-X`, `--allow-unsafe-client-config`); without
+    /// `--brokers` the bridge serves the page alone.
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
 }
 
 fn parse_topics(text: &str) -> Result<Regex, String> {
@@ -264,6 +266,10 @@ pub enum ServeError {
         display_dir(dir)
     )]
     NoPage { dir: PathBuf },
+    #[error(transparent)]
+    Kafka(#[from] ConfigError),
+    #[error("{0}")]
+    Backend(#[from] BackendError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -342,8 +348,15 @@ pub async fn shutdown_signal() {
 /// `eventfold serve`: checks the options, binds, and serves until Ctrl-C or SIGTERM.
 pub fn main(args: ServeArgs) -> ExitCode {
     init_logging();
-    let config = match args.config() {
-        Ok(config) => config,
+    let checked = args.config().and_then(|config| {
+        let kafka = match args.kafka.enabled() {
+            true => Some(args.kafka.client_config()?),
+            false => None,
+        };
+        Ok((config, kafka))
+    });
+    let (config, kafka) = match checked {
+        Ok(checked) => checked,
         Err(err) => {
             eprintln!("eventfold serve: {err}");
             return ExitCode::from(2);
@@ -368,8 +381,23 @@ pub fn main(args: ServeArgs) -> ExitCode {
             display_dir(&config.dist),
             listener.local_addr().map_err(ServeError::Serve)?
         );
-        // KAFKA: with --brokers, build the Kafka backend here and pass it instead.
-        run(listener, config, Arc::new(NoKafka), shutdown_signal()).await
+        match kafka {
+            Some(client) => {
+                // librdkafka connects on first use and reconnects by itself: the bridge
+                // starts even when the broker is not up yet (/healthz says so).
+                let backend =
+                    KafkaBackend::new(client, config.topics.clone(), config.allow_produce)?;
+                info!(
+                    brokers = args.kafka.brokers.as_deref().unwrap_or_default(),
+                    "relaying Kafka"
+                );
+                run(listener, config, Arc::new(backend), shutdown_signal()).await
+            }
+            None => {
+                info!("no --brokers: serving the page alone");
+                run(listener, config, Arc::new(NoKafka), shutdown_signal()).await
+            }
+        }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
