@@ -1053,6 +1053,11 @@ fn serve_refuses_to_start_with_a_clear_message() {
     );
     check(&["--dist", &dist, "--token", ""], "--token is empty");
     check(
+        &["--bind", "8080"],
+        "give an address with the port, such as 127.0.0.1:8080",
+    );
+    check(&["--slow-client-timeout", "0"], "must be at least 1");
+    check(
         &[
             "--dist",
             &dist,

@@ -60,7 +60,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on. Any address other than loopback requires --token.
-    #[arg(long, env = "EVENTFOLD_BIND", default_value = DEFAULT_BIND, value_name = "ADDR:PORT")]
+    #[arg(long, env = "EVENTFOLD_BIND", default_value = DEFAULT_BIND, value_name = "ADDR:PORT", value_parser = parse_bind)]
     pub bind: SocketAddr,
     /// The built page (`trunk build --release` writes it to dist/).
     #[arg(
@@ -97,19 +97,19 @@ pub struct ServeArgs {
     #[arg(long, env = "EVENTFOLD_TOPICS", value_name = "REGEX", value_parser = parse_topics)]
     pub topics: Option<Regex>,
     /// Largest frame or message a client may send, in bytes.
-    #[arg(long, env = "EVENTFOLD_MAX_FRAME_BYTES", default_value_t = MAX_FRAME_BYTES, value_name = "BYTES", value_parser = at_least_one)]
+    #[arg(long, env = "EVENTFOLD_MAX_FRAME_BYTES", default_value_t = MAX_FRAME_BYTES, value_name = "BYTES", value_parser = at_least_one::<usize>)]
     pub max_frame_bytes: usize,
     /// Most WebSocket connections at once.
-    #[arg(long, env = "EVENTFOLD_MAX_CONNECTIONS", default_value_t = MAX_CONNECTIONS, value_name = "N", value_parser = at_least_one)]
+    #[arg(long, env = "EVENTFOLD_MAX_CONNECTIONS", default_value_t = MAX_CONNECTIONS, value_name = "N", value_parser = at_least_one::<usize>)]
     pub max_connections: usize,
     /// Most subscriptions per connection.
-    #[arg(long, env = "EVENTFOLD_MAX_SUBSCRIPTIONS", default_value_t = MAX_SUBSCRIPTIONS, value_name = "N", value_parser = at_least_one)]
+    #[arg(long, env = "EVENTFOLD_MAX_SUBSCRIPTIONS", default_value_t = MAX_SUBSCRIPTIONS, value_name = "N", value_parser = at_least_one::<usize>)]
     pub max_subscriptions: usize,
     /// Frames queued for one client before its subscriptions are paused.
-    #[arg(long, env = "EVENTFOLD_OUTBOUND_QUEUE", default_value_t = OUTBOUND_QUEUE, value_name = "FRAMES", value_parser = at_least_one)]
+    #[arg(long, env = "EVENTFOLD_OUTBOUND_QUEUE", default_value_t = OUTBOUND_QUEUE, value_name = "FRAMES", value_parser = at_least_one::<usize>)]
     pub outbound_queue: usize,
     /// Seconds a client may stay behind before it is closed with its resume offsets.
-    #[arg(long, env = "EVENTFOLD_SLOW_CLIENT_TIMEOUT", default_value_t = SLOW_CLIENT_TIMEOUT.as_secs(), value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "EVENTFOLD_SLOW_CLIENT_TIMEOUT", default_value_t = SLOW_CLIENT_TIMEOUT.as_secs(), value_name = "SECONDS", value_parser = at_least_one::<u64>)]
     pub slow_client_timeout: u64,
     /// The cluster (`--brokers`, `-X`, `--allow-unsafe-client-config`); without
     /// `--brokers` the bridge serves the page alone.
@@ -124,12 +124,26 @@ fn parse_topics(text: &str) -> Result<Regex, String> {
     Regex::new(&format!("^(?:{text})$")).map_err(|e| e.to_string())
 }
 
-fn at_least_one(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(e) => Err(e.to_string()),
+fn parse_bind(text: &str) -> Result<SocketAddr, String> {
+    text.parse().map_err(|_| match text.parse::<u16>() {
+        Ok(port) => format!("give an address with the port, such as 127.0.0.1:{port}"),
+        Err(_) => "expected IP:PORT such as 127.0.0.1:8080 or [::1]:8080 (names are not resolved)"
+            .to_owned(),
+    })
+}
+
+fn at_least_one<T>(text: &str) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + From<u8>,
+    T::Err: std::fmt::Display,
+{
+    let n: T = text
+        .parse()
+        .map_err(|e| format!("{e} (expected a whole number)"))?;
+    if n < T::from(1) {
+        return Err("must be at least 1".into());
     }
+    Ok(n)
 }
 
 /// Reads an origin as browsers send it (`scheme://host[:port]`, no path) and writes it

@@ -753,3 +753,56 @@ impl Forwarder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::NoKafka;
+    use futures_util::{sink, stream};
+
+    /// The session is generic over its socket, so channels can stand in for one: no
+    /// network, no HTTP upgrade.
+    #[tokio::test]
+    async fn a_session_runs_over_channels() {
+        let state = ServerState::new(ServeConfig::new("dist"), Arc::new(NoKafka));
+        let permit = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
+        let (to_client, mut client_rx) = mpsc::channel::<Message>(8);
+        let (client_tx, from_client) = mpsc::channel::<Message>(8);
+        let sink = Box::pin(sink::unfold(to_client, |tx, message| async move {
+            tx.send(message).await.map(|()| tx)
+        }));
+        let stream = Box::pin(stream::unfold(from_client, |mut rx| async move {
+            rx.recv().await.map(|message| (Ok(message), rx))
+        }));
+        let session = tokio::spawn(run(sink, stream, state.clone(), permit));
+
+        let mut check = async |frame: Option<&str>, expected: Value| {
+            if let Some(frame) = frame {
+                client_tx.send(Message::Text(frame.into())).await.unwrap();
+            }
+            let Some(Message::Text(text)) = client_rx.recv().await else {
+                panic!("expected a text frame");
+            };
+            assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), expected);
+        };
+        check(
+            None,
+            serde_json::json!({"type":"hello","protocol":1,"produce":false,"topics":[]}),
+        )
+        .await;
+        check(
+            Some(r#"{"type":"resume","sub":"s9"}"#),
+            serde_json::json!({"type":"error","id":"s9","code":"bad_request",
+                               "message":"there is no subscription \"s9\" on this connection"}),
+        )
+        .await;
+
+        // The client leaves: the session ends and gives its permit back.
+        client_tx.send(Message::Close(None)).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), session)
+            .await
+            .expect("the session ends")
+            .unwrap();
+        assert_eq!(state.metrics().connections.get(), 0);
+    }
+}
