@@ -203,6 +203,8 @@ struct Canned {
     /// Topic → batches, replayed at subscribe; high watermarks follow from them.
     topics: BTreeMap<String, Vec<Vec<Record>>>,
     health: Option<Health>,
+    /// Never answer topic_names, like a broker that is away.
+    hang_topics: bool,
     /// The latest subscription's pause switch and live feed, for the test to drive.
     live: Arc<Mutex<Option<Live>>>,
 }
@@ -228,6 +230,9 @@ impl Backend for Canned {
     }
 
     async fn topic_names(&self) -> Result<Vec<String>, BackendError> {
+        if self.hang_topics {
+            std::future::pending::<()>().await;
+        }
         Ok(self.topics.keys().cloned().collect())
     }
 
@@ -326,6 +331,26 @@ async fn hello_on_connect_lists_only_visible_topics() {
         topics["topics"][0]["partitions"],
         json!([{"id":0,"low":0,"high":5},{"id":1,"low":0,"high":2}])
     );
+}
+
+#[tokio::test]
+async fn hello_does_not_wait_for_a_broker_that_is_away() {
+    let backend = Canned {
+        hang_topics: true,
+        ..bank()
+    };
+    let server = Server::start(backend, |_| {}).await;
+    let started = std::time::Instant::now();
+    let mut socket = server.connect().await;
+    assert_eq!(
+        next(&mut socket).await,
+        json!({"type":"hello","protocol":1,"produce":false,"topics":[]})
+    );
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(3), "hello took {waited:?}");
+    // The connection works.
+    send(&mut socket, json!({"type":"list_topics","id":1})).await;
+    assert_eq!(next(&mut socket).await["type"], "topics");
 }
 
 #[tokio::test]

@@ -39,6 +39,9 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 
+/// How long `hello` waits for the topic names before it goes out without them.
+pub const HELLO_TOPICS_WAIT: Duration = Duration::from_secs(2);
+
 /// How long a session waits for the client's answer to its close frame.
 const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(1);
 
@@ -163,14 +166,23 @@ where
 /// this client may see.
 async fn hello<B: Backend>(state: &ServerState<B>) -> String {
     let config = state.config();
-    let topics = match state.backend().topic_names().await {
-        Ok(names) => names
+    // A broker that is away must not hold up the page: past the wait, hello goes out
+    // without topics (the simulator still works, and list_topics says why later).
+    let names = tokio::time::timeout(HELLO_TOPICS_WAIT, state.backend().topic_names()).await;
+    let topics = match names {
+        Ok(Ok(names)) => names
             .into_iter()
             .filter(|name| config.topic_visible(name))
             .collect(),
-        Err(e) => {
-            // The page still works (the simulator), and list_topics will say why later.
+        Ok(Err(e)) => {
             warn!("hello without topics: {e}");
+            Vec::new()
+        }
+        Err(_) => {
+            warn!(
+                "hello without topics: Kafka did not list them within {} s",
+                HELLO_TOPICS_WAIT.as_secs()
+            );
             Vec::new()
         }
     };
