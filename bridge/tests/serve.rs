@@ -593,6 +593,31 @@ async fn upgrades_from_other_origins_get_403() {
 }
 
 #[tokio::test]
+async fn past_max_connections_upgrades_get_503_until_one_leaves() {
+    let server = Server::start(NoKafka, |c| c.limits.max_connections = 2).await;
+    let first = server.connect_past_hello().await;
+    let _second = server.connect_past_hello().await;
+    match server.connect_to("/ws", &[]).await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status().as_u16(), 503),
+        other => panic!("expected 503, got {other:?}"),
+    }
+    // The page itself is still served.
+    assert_eq!(server.get("/").await.0, 200);
+    drop(first);
+    // The session ends once the server notices the dropped socket.
+    let mut third = None;
+    for _ in 0..50 {
+        if let Ok(socket) = server.connect_to("/ws", &[]).await {
+            third = Some(socket);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut third = third.expect("a place frees up when a client leaves");
+    assert_eq!(next(&mut third).await["type"], "hello");
+}
+
+#[tokio::test]
 async fn without_the_token_a_socket_is_closed_with_1008() {
     let server = Server::start(NoKafka, |c| c.token = Some("s3cret".into())).await;
     let check = |path: &'static str, expected: Result<(), u16>| {
