@@ -122,7 +122,7 @@ async fn upgrade<B: Backend>(
     ws: WebSocketUpgrade,
 ) -> Response {
     let config = state.config();
-    if !origin_allowed(&headers, &config.allowed_origins) {
+    if !origin_allowed(&headers, &config.allowed_origins, config.token.is_some()) {
         state.metrics().refused_connection("origin");
         let origin = headers
             .get(header::ORIGIN)
@@ -202,7 +202,12 @@ async fn refuse(mut socket: WebSocket, code: u16, reason: &'static str) {
 /// could otherwise use the visitor's access to the bridge. A request without Origin
 /// does not come from a browser page; such a client could send any Origin anyway, so
 /// the token, not this check, guards against it.
-pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+///
+/// The page's own origin (Origin matching Host) counts only when the host is an IP
+/// address or `localhost`, or when a token guards the bridge: otherwise a page on an
+/// attacker's name that resolves to 127.0.0.1 (DNS rebinding) would pass as the
+/// bridge's own. A bridge behind a proxy with a name lists it with --allowed-origin.
+pub fn origin_allowed(headers: &HeaderMap, allowed: &[String], has_token: bool) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };
@@ -223,7 +228,19 @@ pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     let host = host.to_ascii_lowercase();
     let default_port = if scheme == "https" { ":443" } else { ":80" };
     let host = host.strip_suffix(default_port).unwrap_or(&host);
-    authority == host
+    authority == host && (has_token || names_this_machine(host))
+}
+
+/// Whether `host[:port]` names the machine by address or as `localhost`.
+fn names_this_machine(authority: &str) -> bool {
+    if authority.parse::<std::net::SocketAddr>().is_ok() {
+        return true;
+    }
+    let name = match authority.rsplit_once(':') {
+        Some((name, port)) if port.parse::<u16>().is_ok() => name,
+        _ => authority,
+    };
+    name == "localhost" || name.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// Compares secrets in time independent of where they differ.
@@ -281,6 +298,16 @@ mod tests {
     use axum::http::HeaderValue;
 
     fn check(origin: Option<&str>, host: &str, allowed: &[&str], expected: bool) {
+        check_with_token(origin, host, allowed, false, expected);
+    }
+
+    fn check_with_token(
+        origin: Option<&str>,
+        host: &str,
+        allowed: &[&str],
+        token: bool,
+        expected: bool,
+    ) {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
         if let Some(origin) = origin {
@@ -288,7 +315,7 @@ mod tests {
         }
         let allowed: Vec<String> = allowed.iter().map(|a| parse_origin(a).unwrap()).collect();
         assert_eq!(
-            origin_allowed(&headers, &allowed),
+            origin_allowed(&headers, &allowed, token),
             expected,
             "origin {origin:?}, host {host}, allowed {allowed:?}"
         );
@@ -298,10 +325,25 @@ mod tests {
     fn only_the_pages_own_origin_or_listed_ones_may_connect() {
         check(Some("http://127.0.0.1:8080"), "127.0.0.1:8080", &[], true);
         check(Some("http://LOCALHOST:8080"), "localhost:8080", &[], true);
+        check(Some("http://[::1]:8080"), "[::1]:8080", &[], true);
+        // A name is the page's own only with a token: DNS rebinding could fake it.
         check(
+            Some("http://evil.example:8080"),
+            "evil.example:8080",
+            &[],
+            false,
+        );
+        check_with_token(
             Some("https://bridge.example"),
             "bridge.example:443",
             &[],
+            true,
+            true,
+        );
+        check(
+            Some("https://bridge.example"),
+            "bridge.example",
+            &["https://bridge.example"],
             true,
         );
         check(Some("http://127.0.0.1:9999"), "127.0.0.1:8080", &[], false);
