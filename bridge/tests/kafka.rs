@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use assert_cmd::cargo::CommandCargoExt;
-use eventfold_bridge::backend::{Backend, BackendError, ProduceRequest, SubscribeRequest};
+use eventfold_bridge::backend::{Backend, BackendError, Health, ProduceRequest, SubscribeRequest};
 use eventfold_bridge::kafka::{KafkaArgs, KafkaBackend};
 use eventfold_core::sim::partitioner::partition_for_key;
 use eventfold_core::wire::{ErrorCode, Record, WireBytes, WireHeader};
@@ -902,4 +902,37 @@ async fn a_subscription_resumes_by_itself_after_the_broker_is_killed_and_restart
     assert_eq!(offsets(&got), vec![(0, 3), (0, 4)]);
     assert_eq!(values(&got)[1], json!({"type": "deposit", "amount": 4}));
     assert_quiet(&mut sub.batches, "after the restart").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_says_whether_the_cluster_answers() {
+    let backend = backend(false);
+    assert_eq!(backend.health().await, Health::Reachable);
+
+    // Nothing listens on a port just freed: the backend still starts, and says why it
+    // is not healthy.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let args = KafkaArgs {
+        brokers: Some(format!("127.0.0.1:{port}")),
+        ..KafkaArgs::default()
+    };
+    let started = Instant::now();
+    let nowhere = KafkaBackend::new(args.client_config().unwrap(), None, true).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "new() waited for the broker"
+    );
+    match nowhere.health().await {
+        Health::Unreachable(why) => assert!(
+            why.starts_with(&format!(
+                "cannot read the metadata of the Kafka cluster at 127.0.0.1:{port}: "
+            )),
+            "{why}"
+        ),
+        other => panic!("expected Unreachable, got {other:?}"),
+    }
 }

@@ -63,6 +63,21 @@ pub(crate) fn spawn(pump: Pump, topic: &str) -> Result<(), BackendError> {
         })
 }
 
+/// [`WireBytes::encode`], with a shortcut for the common key that is plain text such as
+/// `acct-1`: bytes whose first character cannot start a JSON value are not handed to the
+/// JSON parser, whose failure costs an allocated error per record.
+fn encode(bytes: &[u8]) -> WireBytes {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    let may_be_json = matches!(
+        first,
+        Some(b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n')
+    );
+    if !may_be_json && let Ok(text) = std::str::from_utf8(bytes) {
+        return WireBytes(serde_json::Value::String(text.to_owned()));
+    }
+    WireBytes::encode(bytes)
+}
+
 /// The wire form of a Kafka record: key, value and header values as JSON, text or
 /// base64; a tombstone's value as `null`; a record without a timestamp as -1, Kafka's
 /// "no timestamp".
@@ -74,7 +89,7 @@ pub fn record(message: &BorrowedMessage<'_>) -> Record {
                 .iter()
                 .map(|h| WireHeader {
                     name: h.key.to_owned(),
-                    value: h.value.map(WireBytes::encode),
+                    value: h.value.map(encode),
                 })
                 .collect()
         })
@@ -83,10 +98,10 @@ pub fn record(message: &BorrowedMessage<'_>) -> Record {
         topic: message.topic().to_owned(),
         partition: message.partition(),
         offset: message.offset(),
-        key: message.key().map(WireBytes::encode),
+        key: message.key().map(encode),
         timestamp: message.timestamp().to_millis().unwrap_or(-1),
         headers,
-        value: message.payload().map(WireBytes::encode),
+        value: message.payload().map(encode),
     }
 }
 
@@ -108,28 +123,34 @@ fn fatal(error: KafkaError) -> Option<BackendError> {
     }
 }
 
+/// How many records the pump takes between looks at the clock, the channel and the
+/// pause flag: per record, those looks cost a tenth of a replay's time.
+const CHECK_EVERY: usize = 64;
+
+/// What one poll gave.
+enum Polled {
+    Record,
+    Nothing,
+    /// The subscription is over (a fatal error was sent, or the channel closed).
+    End,
+}
+
 impl Pump {
-    fn run(self) {
+    fn run(mut self) {
         let mut batch: Vec<Record> = Vec::with_capacity(MAX_BATCH_RECORDS);
-        let mut first_at = Instant::now();
         let mut paused = false;
         let mut done = BTreeSet::new();
-        let finished = |done: &BTreeSet<i32>| {
-            self.until
-                .as_ref()
-                .is_some_and(|until| done.len() >= until.len())
-        };
         loop {
             if self.tx.is_closed() {
                 return;
             }
-            if finished(&done) {
+            if self.finished(&done) {
                 if !batch.is_empty() {
                     let _ = self.tx.blocking_send(Ok(batch));
                 }
                 return;
             }
-            let want_paused = *self.paused.borrow();
+            let want_paused = *self.paused.borrow_and_update();
             if want_paused != paused {
                 let result = if want_paused {
                     self.consumer.pause(&self.assignment)
@@ -141,53 +162,42 @@ impl Pump {
                 }
                 paused = want_paused;
             }
-            let timeout = if batch.is_empty() {
-                IDLE_POLL
-            } else {
-                BATCH_LINGER.saturating_sub(first_at.elapsed())
-            };
-            match self.consumer.poll(timeout) {
-                Some(Ok(message)) => {
-                    let (p, offset) = (message.partition(), message.offset());
-                    let wanted = match &self.until {
-                        None => true,
-                        Some(until) => {
-                            let high = until.get(&p).copied().unwrap_or(i64::MIN);
-                            if offset + 1 >= high {
-                                done.insert(p);
-                            }
-                            offset < high
-                        }
-                    };
-                    if wanted {
-                        if batch.is_empty() {
-                            first_at = Instant::now();
-                        }
-                        batch.push(record(&message));
+
+            // Fill a batch: up to MAX_BATCH_RECORDS, or what arrives within BATCH_LINGER
+            // of its first record. An idle poll waits at most IDLE_POLL, so a closed
+            // channel or a pause is noticed soon.
+            let mut first_at = None::<Instant>;
+            loop {
+                let timeout = match first_at {
+                    None => IDLE_POLL,
+                    Some(at) => BATCH_LINGER.saturating_sub(at.elapsed()),
+                };
+                match self.poll(timeout, &mut batch, &mut done) {
+                    Polled::End => return,
+                    Polled::Nothing => break,
+                    Polled::Record => {}
+                }
+                let start = *first_at.get_or_insert_with(Instant::now);
+                // While records keep coming, poll without waiting and look at the
+                // clock only now and then.
+                let mut taken = 0;
+                while batch.len() < MAX_BATCH_RECORDS && taken < CHECK_EVERY {
+                    match self.poll(Duration::ZERO, &mut batch, &mut done) {
+                        Polled::End => return,
+                        Polled::Nothing => break,
+                        Polled::Record => taken += 1,
                     }
                 }
-                Some(Err(KafkaError::PartitionEOF(p))) => {
-                    // Only a replay to the high watermark asks for end-of-partition
-                    // events: the partition has nothing more before its end.
-                    done.insert(p);
+                if batch.len() >= MAX_BATCH_RECORDS
+                    || start.elapsed() >= BATCH_LINGER
+                    || self.finished(&done)
+                {
+                    break;
                 }
-                Some(Err(error)) => {
-                    if let Some(error) = fatal(error.clone()) {
-                        if !batch.is_empty() && self.tx.blocking_send(Ok(batch)).is_err() {
-                            return;
-                        }
-                        let _ = self.tx.blocking_send(Err(error));
-                        return;
-                    }
-                    tracing::warn!("subscription: {error} (librdkafka retries by itself)");
-                }
-                None => {}
             }
-            let full = batch.len() >= MAX_BATCH_RECORDS;
+            // A full channel blocks here: the session is behind, and librdkafka stops
+            // fetching once its small prefetch is full.
             if !batch.is_empty()
-                && (full || paused || first_at.elapsed() >= BATCH_LINGER)
-                // A full channel blocks here: the session is behind, and librdkafka stops
-                // fetching once its small prefetch is full.
                 && self
                     .tx
                     .blocking_send(Ok(std::mem::replace(
@@ -199,5 +209,83 @@ impl Pump {
                 return;
             }
         }
+    }
+
+    fn finished(&self, done: &BTreeSet<i32>) -> bool {
+        self.until
+            .as_ref()
+            .is_some_and(|until| done.len() >= until.len())
+    }
+
+    /// Polls once; a record goes into `batch` unless it lies past a replay's end.
+    fn poll(
+        &mut self,
+        timeout: Duration,
+        batch: &mut Vec<Record>,
+        done: &mut BTreeSet<i32>,
+    ) -> Polled {
+        match self.consumer.poll(timeout) {
+            Some(Ok(message)) => {
+                let (p, offset) = (message.partition(), message.offset());
+                let wanted = match &self.until {
+                    None => true,
+                    Some(until) => {
+                        let high = until.get(&p).copied().unwrap_or(i64::MIN);
+                        if offset + 1 >= high {
+                            done.insert(p);
+                        }
+                        offset < high
+                    }
+                };
+                if wanted {
+                    batch.push(record(&message));
+                }
+                Polled::Record
+            }
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                // Only a replay to the high watermark asks for end-of-partition events:
+                // the partition has nothing more before its end.
+                done.insert(p);
+                Polled::Record
+            }
+            Some(Err(error)) => {
+                let Some(error) = fatal(error.clone()) else {
+                    tracing::warn!("subscription: {error} (librdkafka retries by itself)");
+                    return Polled::Nothing;
+                };
+                if !batch.is_empty() && self.tx.blocking_send(Ok(std::mem::take(batch))).is_err() {
+                    return Polled::End;
+                }
+                let _ = self.tx.blocking_send(Err(error));
+                Polled::End
+            }
+            None => Polled::Nothing,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_shortcut_encodes_as_the_wire_does() {
+        let samples: [&[u8]; 10] = [
+            b"acct-1",
+            b"  acct-1",
+            b"",
+            b"   ",
+            b"42",
+            br#"{"type":"deposit"}"#,
+            b"null",
+            b"nope",
+            &[0xff, 0x00],
+            "caf\u{e9}".as_bytes(),
+        ];
+        for bytes in samples {
+            assert_eq!(encode(bytes), WireBytes::encode(bytes), "{bytes:?}");
+        }
+        assert_eq!(encode(b"acct-1").0, json!("acct-1"));
     }
 }

@@ -95,7 +95,7 @@ impl Progress {
             );
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} {bar:40} {human_pos}/{human_len} records ({per_sec}, {eta} left)",
+                    "{spinner} {bar:40} {human_pos}/{human_len} records ({elapsed}, about {eta} left)",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
