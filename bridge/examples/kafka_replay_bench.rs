@@ -9,11 +9,14 @@
 //! It fills a fresh one-partition topic with small JSON records, then alternates three
 //! timed reads of the whole topic by kcat (`-C -e -o beginning -q`, output to /dev/null)
 //! and three by a subscription from the beginning, drained until the high watermark.
+//! Then it measures produce → subscriber latency: `LATENCY_SAMPLES` records, one at a
+//! time, each produced with `KafkaBackend::produce` (acks=all) and timed until a
+//! subscription from `latest` delivers it.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use eventfold_bridge::backend::{Backend, SubscribeRequest};
+use eventfold_bridge::backend::{Backend, ProduceRequest, SubscribeRequest};
 use eventfold_bridge::kafka::{KafkaArgs, KafkaBackend};
 use eventfold_core::wire::StartFrom;
 use rdkafka::ClientConfig;
@@ -22,6 +25,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 
 const ROUNDS: usize = 3;
+const LATENCY_SAMPLES: usize = 1000;
 
 #[tokio::main]
 async fn main() {
@@ -82,7 +86,7 @@ async fn main() {
         brokers: Some(brokers.clone()),
         ..KafkaArgs::default()
     };
-    let backend = KafkaBackend::new(args.client_config().unwrap(), None, false).unwrap();
+    let backend = KafkaBackend::new(args.client_config().unwrap(), None, true).unwrap();
     let mut kcat_times = Vec::new();
     let mut bridge_times = Vec::new();
     for round in 1..=ROUNDS {
@@ -116,7 +120,9 @@ async fn main() {
             .expect("subscribe");
         let high = subscription.high[&0];
         let mut read = 0i64;
+        let mut batches = 0;
         'drain: while let Some(batch) = subscription.batches.recv().await {
+            batches += 1;
             for record in batch.expect("batch") {
                 read += 1;
                 if record.offset + 1 >= high {
@@ -127,7 +133,7 @@ async fn main() {
         bridge_times.push(t.elapsed());
         assert_eq!(read, count);
         println!(
-            "round {round}: kcat {:.2} s, subscribe {:.2} s",
+            "round {round}: kcat {:.2} s, subscribe {:.2} s in {batches} batches",
             kcat_times[round - 1].as_secs_f64(),
             bridge_times[round - 1].as_secs_f64()
         );
@@ -140,6 +146,42 @@ async fn main() {
         rate(kcat),
         rate(bridge),
         rate(bridge) / rate(kcat)
+    );
+
+    let mut tail = backend
+        .subscribe(SubscribeRequest {
+            topic: topic.clone(),
+            from: StartFrom::Latest(true),
+            partitions: None,
+        })
+        .await
+        .expect("subscribe");
+    let mut latencies = Vec::with_capacity(LATENCY_SAMPLES);
+    for i in 0..LATENCY_SAMPLES {
+        let t = Instant::now();
+        let (_, offset) = backend
+            .produce(ProduceRequest {
+                topic: topic.clone(),
+                key: Some(b"acct-1".to_vec()),
+                value: Some(format!(r#"{{"type":"deposit","amount":{i}}}"#).into_bytes()),
+                headers: Vec::new(),
+            })
+            .await
+            .expect("produce");
+        'wait: while let Some(batch) = tail.batches.recv().await {
+            if batch.expect("batch").iter().any(|r| r.offset == offset) {
+                break 'wait;
+            }
+        }
+        latencies.push(t.elapsed());
+    }
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    println!(
+        "produce -> subscriber over {LATENCY_SAMPLES} records: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        at(0.50).as_secs_f64() * 1000.0,
+        at(0.99).as_secs_f64() * 1000.0,
+        latencies[latencies.len() - 1].as_secs_f64() * 1000.0
     );
 
     admin

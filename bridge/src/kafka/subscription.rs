@@ -23,8 +23,9 @@ use crate::backend::BackendError;
 
 /// The most records in one batch.
 pub const MAX_BATCH_RECORDS: usize = 500;
-/// How long the first record of a batch waits for more before the batch is sent, so a
-/// live tail stays prompt while a replay still moves in large batches.
+/// The longest a batch is filled. A batch is sent as soon as librdkafka has nothing more
+/// fetched, so a live record goes out at once; this bounds a batch of records that
+/// trickle in without a pause.
 pub const BATCH_LINGER: Duration = Duration::from_millis(5);
 /// How long one poll waits when there is nothing to send; it bounds how late the pump
 /// notices a closed channel or a pause.
@@ -163,36 +164,27 @@ impl Pump {
                 paused = want_paused;
             }
 
-            // Fill a batch: up to MAX_BATCH_RECORDS, or what arrives within BATCH_LINGER
-            // of its first record. An idle poll waits at most IDLE_POLL, so a closed
-            // channel or a pause is noticed soon.
-            let mut first_at = None::<Instant>;
-            loop {
-                let timeout = match first_at {
-                    None => IDLE_POLL,
-                    Some(at) => BATCH_LINGER.saturating_sub(at.elapsed()),
-                };
-                match self.poll(timeout, &mut batch, &mut done) {
-                    Polled::End => return,
-                    Polled::Nothing => break,
-                    Polled::Record => {}
-                }
-                let start = *first_at.get_or_insert_with(Instant::now);
-                // While records keep coming, poll without waiting and look at the
-                // clock only now and then.
-                let mut taken = 0;
-                while batch.len() < MAX_BATCH_RECORDS && taken < CHECK_EVERY {
+            // Fill a batch: wait for a first record (at most IDLE_POLL, so a closed
+            // channel or a pause is noticed soon), then take what librdkafka already
+            // holds, up to MAX_BATCH_RECORDS or BATCH_LINGER, looking at the clock only
+            // now and then.
+            match self.poll(IDLE_POLL, &mut batch, &mut done) {
+                Polled::End => return,
+                Polled::Nothing => continue,
+                Polled::Record => {}
+            }
+            let start = Instant::now();
+            'fill: while batch.len() < MAX_BATCH_RECORDS
+                && start.elapsed() < BATCH_LINGER
+                && !self.finished(&done)
+            {
+                for _ in 0..CHECK_EVERY {
                     match self.poll(Duration::ZERO, &mut batch, &mut done) {
                         Polled::End => return,
-                        Polled::Nothing => break,
-                        Polled::Record => taken += 1,
+                        Polled::Nothing => break 'fill,
+                        Polled::Record if batch.len() >= MAX_BATCH_RECORDS => break 'fill,
+                        Polled::Record => {}
                     }
-                }
-                if batch.len() >= MAX_BATCH_RECORDS
-                    || start.elapsed() >= BATCH_LINGER
-                    || self.finished(&done)
-                {
-                    break;
                 }
             }
             // A full channel blocks here: the session is behind, and librdkafka stops
