@@ -547,6 +547,31 @@ async fn produce_is_acknowledged_with_its_place_and_read_back_by_a_subscriber_an
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_record_larger_than_kafka_takes_is_too_large() {
+    let topic = new_topic("too-large", 1).await;
+    let backend = backend(true);
+    let result = backend
+        .produce(ProduceRequest {
+            topic: topic.clone(),
+            key: None,
+            value: Some(vec![b'x'; 2 << 20]),
+            headers: Vec::new(),
+        })
+        .await;
+    match result {
+        Err(e) => {
+            assert_eq!(e.code, ErrorCode::TooLarge, "{e:?}");
+            assert!(
+                e.message
+                    .starts_with(&format!("cannot produce to {topic:?}: ")),
+                "{e:?}"
+            );
+        }
+        Ok(placed) => panic!("a 2 MiB record was accepted at {placed:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn keys_land_in_the_partition_the_simulator_predicts() {
     let topic = new_topic("murmur2", 3).await;
     let backend = backend(true);
