@@ -253,6 +253,10 @@ impl Inner {
                 "enable.partition.eof",
                 if until_high { "true" } else { "false" },
             )
+            // KIP-714 client metrics keep histograms per broker connection: half the
+            // memory of an idle subscription (0.23 instead of 0.5 MiB), for metrics
+            // nobody asked a throwaway consumer for.
+            .set("enable.metrics.push", "false")
             .set("queued.max.messages.kbytes", PREFETCH_KBYTES.to_string())
             .set("queued.min.messages", PREFETCH_RECORDS.to_string())
             .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS.to_string())
