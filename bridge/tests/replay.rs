@@ -196,7 +196,7 @@ fn bad_command_lines_get_one_clear_line_and_status_2() {
     let broken = broken.to_str().unwrap();
     check_refused(
         &["replay", "--scenario", "nope"],
-        "eventfold replay: unknown scenario \"nope\" (expected one of: bank, bank-002, orders, users)\n",
+        "eventfold replay: unknown scenario \"nope\" (expected one of: bank, bank-002, orders, users, values-deltas, keys-partitions, compaction, duplicate, duplicate-fixed, ordering, crash-restart, snapshots, blank)\n",
     );
     check_refused(
         &[

@@ -4,7 +4,7 @@
 //! changed marked. The page renders a [`Frame`]; it decides nothing itself.
 //!
 //! Also the page's address (`#scenario=bank&step=5`, see [`Link`]) and the log as the
-//! event editor's NDJSON text ([`ndjson_text`]).
+//! event editor's NDJSON text ([`ndjson_text`], [`parse_editor`]).
 
 use serde_json::Value;
 
@@ -314,24 +314,91 @@ fn tracker_at(trace: &Trace, row: &Step) -> Vec<TrackerColumn> {
     columns
 }
 
-/// The log as the event editor shows it: one JSON value per line, in offset order.
+/// The record fields an editor line may carry besides the event: `"@key"` (a string)
+/// and `"@partition"` (an integer). A keyed lesson's lines keep their key and
+/// partition through an edit this way, and a line typed without them lands on
+/// partition 0 with no key, as a plain NDJSON file does.
+pub const KEY_FIELD: &str = "@key";
+pub const PARTITION_FIELD: &str = "@partition";
+
+/// One event as a line of the event editor: its JSON value, preceded by `"@key"` and
+/// `"@partition"` when the record has a key or lives on another partition than 0.
 /// Text that was not JSON stays as it was, so a mistake is shown, not dropped.
+pub fn editor_line(envelope: &Envelope) -> String {
+    let record_fields = envelope.key.is_some() || envelope.partition != 0;
+    match &envelope.value {
+        Payload::Json(Value::Object(event)) if record_fields => {
+            let mut line = serde_json::Map::new();
+            if let Some(key) = envelope.key_text() {
+                line.insert(KEY_FIELD.into(), Value::String(key));
+            }
+            if envelope.partition != 0 {
+                line.insert(PARTITION_FIELD.into(), Value::from(envelope.partition));
+            }
+            line.extend(event.iter().map(|(k, v)| (k.clone(), v.clone())));
+            Value::Object(line).to_string()
+        }
+        Payload::Json(value) => value.to_string(),
+        Payload::Tombstone => "null".into(),
+        Payload::Raw { bytes, .. } => bytes_as_text(bytes),
+    }
+}
+
+/// The log as the event editor shows it: one [`editor_line`] per event, in log order.
 pub fn ndjson_text(events: &[Envelope]) -> String {
     let mut out = String::new();
     for envelope in events {
-        match &envelope.value {
-            Payload::Json(value) => out.push_str(&value.to_string()),
-            Payload::Tombstone => out.push_str("null"),
-            Payload::Raw { bytes, .. } => out.push_str(&bytes_as_text(bytes)),
-        }
+        out.push_str(&editor_line(envelope));
         out.push('\n');
     }
     out
 }
 
-/// An error of a log typed in the event editor, where each offset is a line index:
-/// `line 3 (offset 2): value is not JSON: ...`.
-pub fn editor_error(error: &FoldError) -> String {
+/// The event editor's text read back as a log.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EditorLog {
+    pub events: Vec<Envelope>,
+    /// The 0-based editor line of each event.
+    pub lines: Vec<i64>,
+}
+
+/// Reads the event editor's text: one event per non-blank line, `"@key"` and
+/// `"@partition"` lifted out of the event onto the record. Each partition numbers its
+/// records 0, 1, 2, … in line order, as a topic does; a log on partition 0 alone
+/// therefore keeps offset = line index only when it has no blank lines, which is why
+/// [`EditorLog::lines`] keeps the line of each event for error messages.
+pub fn parse_editor(topic: &str, text: &str) -> EditorLog {
+    let mut next_offset = std::collections::BTreeMap::<i32, i64>::new();
+    let mut log = EditorLog::default();
+    for mut envelope in crate::ndjson::parse(topic, text.as_bytes()) {
+        log.lines.push(envelope.offset);
+        if let Payload::Json(Value::Object(event)) = &mut envelope.value {
+            if let Some(Value::String(key)) = event.get(KEY_FIELD) {
+                envelope.key = Some(key.as_bytes().to_vec());
+                event.shift_remove(KEY_FIELD);
+            }
+            let partition = event
+                .get(PARTITION_FIELD)
+                .and_then(Value::as_i64)
+                .and_then(|p| i32::try_from(p).ok())
+                .filter(|p| (0..crate::sim::MAX_PARTITIONS).contains(p));
+            if let Some(partition) = partition {
+                envelope.partition = partition;
+                event.shift_remove(PARTITION_FIELD);
+            }
+        }
+        let offset = next_offset.entry(envelope.partition).or_insert(0);
+        envelope.offset = *offset;
+        *offset += 1;
+        log.events.push(envelope);
+    }
+    log
+}
+
+/// An error of a log typed in the event editor, naming the editor line (0-based
+/// `line`) and the record: `line 3 (offset 2): value is not JSON: ...`, with the
+/// partition too when it is not 0.
+pub fn editor_error(line: i64, error: &FoldError) -> String {
     let reason = match &error.error {
         // The JSON parser saw one record, so it always says "line 1"; beside the
         // editor's own line number that reads as a contradiction. The column stays.
@@ -340,11 +407,11 @@ pub fn editor_error(error: &FoldError) -> String {
         }
         other => other.to_string(),
     };
-    format!(
-        "line {} (offset {}): {reason}",
-        error.offset + 1,
-        error.offset
-    )
+    let place = match error.partition {
+        0 => format!("offset {}", error.offset),
+        p => format!("partition {p}, offset {}", error.offset),
+    };
+    format!("line {} ({place}): {reason}", line + 1)
 }
 
 /// The page's address: a lesson and a step, `#scenario=orders&step=4`.
@@ -562,6 +629,47 @@ mod tests {
     }
 
     #[test]
+    fn keyed_lines_keep_their_key_and_partition() {
+        let events = vec![
+            Envelope::json("t", 0, serde_json::json!({"type": "deposit", "amount": 5}))
+                .with_key("alice")
+                .with_partition(2),
+            Envelope::json("t", 0, serde_json::json!({"type": "deposit", "amount": 1})),
+            Envelope::json("t", 1, serde_json::json!({"type": "deposit", "amount": 7}))
+                .with_key("bob")
+                .with_partition(2),
+        ];
+        let text = ndjson_text(&events);
+        assert_eq!(
+            text.lines().next(),
+            Some(r#"{"@key":"alice","@partition":2,"type":"deposit","amount":5}"#)
+        );
+        let log = parse_editor("t", &format!("\n{text}"));
+        assert_eq!(log.lines, vec![1, 2, 3]);
+        let back: Vec<(Option<String>, i32, i64)> = log
+            .events
+            .iter()
+            .map(|e| (e.key_text(), e.partition, e.offset))
+            .collect();
+        assert_eq!(
+            back,
+            vec![
+                (Some("alice".into()), 2, 0),
+                (None, 0, 0),
+                (Some("bob".into()), 2, 1)
+            ]
+        );
+        assert_eq!(log.events[0].value, events[0].value);
+        // A partition the simulator cannot have stays in the event, visible.
+        let odd = parse_editor("t", r#"{"@partition":-1,"type":"x"}"#);
+        assert_eq!(odd.events[0].partition, 0);
+        assert_eq!(
+            odd.events[0].value,
+            Payload::Json(serde_json::json!({"@partition": -1, "type": "x"}))
+        );
+    }
+
+    #[test]
     fn the_editor_round_trips_a_lesson_and_names_bad_lines() {
         let s = scenario::bank();
         let text = ndjson_text(&s.events);
@@ -571,12 +679,9 @@ mod tests {
         );
         let mut text = text.replacen("{\"type\":\"withdrawal\"", "{\"type\":withdrawal", 1);
         text.push_str("{\"type\":\"deposit\",\"amount\":40}\n");
-        let trace = Trace::new(
-            s.projection,
-            Mode::Lenient,
-            crate::ndjson::parse(s.topic, text.as_bytes()),
-        );
-        let errors: Vec<String> = trace.errors().iter().map(editor_error).collect();
+        let log = parse_editor(s.topic, &text);
+        let trace = Trace::new(s.projection, Mode::Lenient, log.events);
+        let errors: Vec<String> = trace.errors().iter().map(|e| editor_error(1, e)).collect();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(
             errors[0],

@@ -20,12 +20,15 @@
 //! - [`ndjson`]: logs as NDJSON files (offset = line index).
 //! - [`display`]: state printed as the seeds print it (`{orderId: 123, status: 'created'}`).
 //! - [`diff`]: what changed between two states, and state printed with it marked.
+//! - [`dedupe`]: a projection wrapper that applies each event id once.
+//! - [`quiz`]: multiple-choice questions generated from a trace.
 //! - [`lesson`]: what the page shows of a step: flow stages, key moments, topic log,
 //!   status tracker ([`lesson::Frame`]), and its `#scenario=…&step=…` address.
 //! - [`wire`]: the bridge protocol's types, shared by bridge and page.
 
 pub mod builtin;
 pub mod decl;
+pub mod dedupe;
 pub mod diff;
 pub mod display;
 pub mod envelope;
@@ -33,6 +36,7 @@ pub mod fold;
 pub mod lesson;
 pub mod ndjson;
 pub mod projection;
+pub mod quiz;
 pub mod scenario;
 pub mod sim;
 pub mod trace;

@@ -1,10 +1,13 @@
+pub mod commands;
 pub mod console;
 pub mod controls;
 pub mod event_editor;
 pub mod flow;
 pub mod key_moment;
+pub mod lesson_intro;
 pub mod process_table;
 pub mod projection_editor;
+pub mod quiz;
 pub mod scenario_select;
 pub mod state_view;
 pub mod topic_log;

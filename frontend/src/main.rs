@@ -23,13 +23,16 @@ mod url;
 use eventfold_core::builtin;
 use yew::prelude::*;
 
+use components::commands::Commands;
 use components::console::Console;
 use components::controls::Controls;
 use components::event_editor::EventEditor;
 use components::flow::Flow;
 use components::key_moment::KeyMomentCard;
+use components::lesson_intro::LessonIntro;
 use components::process_table::ProcessTable;
 use components::projection_editor::ProjectionEditor;
+use components::quiz::Quiz;
 use components::scenario_select::ScenarioSelect;
 use components::state_view::StateView;
 use components::topic_log::TopicLog;
@@ -109,8 +112,13 @@ fn App() -> Html {
                 <ScenarioSelect choices={(*choices).clone()} selected={sim.lesson} {on_select} />
             </header>
             <h2>{ sim.title }</h2>
+            <LessonIntro explanation={sim.explanation} notes={sim.notes.clone()} />
             <Controls step={sim.step()} steps={sim.steps()} playing={sim.playing}
                 speed={sim.speed} on_action={on_action} />
+            <Commands commands={sim.commands.clone()} on_command={{
+                let dispatcher = dispatcher.clone();
+                Callback::from(move |index: usize| dispatcher.dispatch(Action::Command(index)))
+            }} />
             <Flow lit={frame.step.phase.stages()} />
             <div class="now">
                 <StateView frame={frame.clone()} />
@@ -123,6 +131,7 @@ fn App() -> Html {
             <ProcessTable rows={sim.rows.clone()} current={sim.step()} on_pick={on_pick.clone()} />
             <TopicLog topic={sim.topic} frame={frame.clone()} />
             <Tracker frame={frame.clone()} />
+            <Quiz key={format!("{}-{}", sim.lesson, sim.generation)} questions={sim.quiz.clone()} on_pick={on_pick.clone()} />
             <div class="editors">
                 <EventEditor text={sim.events_text.clone()} errors={sim.log_errors.clone()}
                     on_edit={send(Action::EditEvents)} on_pick={on_pick} />

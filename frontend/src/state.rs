@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use eventfold_core::decl::{self, Spec};
 use eventfold_core::lesson::{self, Frame};
-use eventfold_core::{Cursor, Envelope, Mode, Phase, Projection, Trace, builtin, ndjson, scenario};
+use eventfold_core::quiz::{self, Question};
+use eventfold_core::scenario::Command;
+use eventfold_core::{Cursor, Envelope, Mode, Phase, Projection, Trace, builtin, scenario};
 use yew::Reducible;
 
 use crate::replay::{self, Row};
@@ -33,6 +35,10 @@ pub struct LogError {
 pub struct Sim {
     pub lesson: &'static str,
     pub title: &'static str,
+    /// The lesson's paragraph and its computed notes.
+    pub explanation: &'static str,
+    pub notes: Rc<[String]>,
+    pub commands: Rc<[Command]>,
     pub topic: &'static str,
     /// The event editor's text, exactly as typed.
     pub events_text: String,
@@ -44,7 +50,13 @@ pub struct Sim {
     /// projection keeps folding meanwhile.
     pub spec_error: Option<String>,
     pub log_errors: Rc<[LogError]>,
+    /// The editor line of each event, for error messages.
+    lines: Rc<[i64]>,
     pub trace: Rc<Trace>,
+    /// The quiz on the current trace.
+    pub quiz: Rc<[Question]>,
+    /// Counts folds, so views holding answers to an older log start afresh.
+    pub generation: u64,
     pub rows: Rc<[Row]>,
     pub cursor: Cursor,
     pub frame: Rc<Frame>,
@@ -71,6 +83,9 @@ pub enum Action {
     EditEvents(String),
     PickProjection(String),
     EditProjection(String),
+    /// Issues one of the lesson's commands: its event is appended to the log, and
+    /// the replay moves to the end to show what it did.
+    Command(usize),
 }
 
 /// A folded log and what the page lists of it.
@@ -78,10 +93,13 @@ struct Folded {
     trace: Rc<Trace>,
     rows: Rc<[Row]>,
     log_errors: Rc<[LogError]>,
+    lines: Rc<[i64]>,
+    quiz: Rc<[Question]>,
 }
 
 impl Folded {
-    fn new(projection: Arc<dyn Projection>, events: Vec<Envelope>) -> Folded {
+    /// Folds `events`, the editor's lines `lines` (one per event).
+    fn new(projection: Arc<dyn Projection>, events: Vec<Envelope>, lines: Rc<[i64]>) -> Folded {
         let trace = Trace::new(projection, Mode::Lenient, events);
         let log_errors = trace
             .outcomes()
@@ -89,14 +107,19 @@ impl Folded {
             .enumerate()
             .filter_map(|(index, outcome)| {
                 Some(LogError {
-                    message: lesson::editor_error(outcome.error()?),
+                    message: lesson::editor_error(
+                        lines.get(index).copied().unwrap_or(index as i64),
+                        outcome.error()?,
+                    ),
                     step: trace.step_of(index, Phase::Apply),
                 })
             })
             .collect();
         Folded {
             rows: replay::rows(&trace),
+            quiz: quiz::questions(&trace).into(),
             log_errors,
+            lines,
             trace: Rc::new(trace),
         }
     }
@@ -108,12 +131,17 @@ impl Sim {
         let lesson = scenario::by_id(id).unwrap_or_else(scenario::bank);
         let name = lesson.projection.name().to_owned();
         let events_text = lesson::ndjson_text(&lesson.events);
-        let folded = Folded::new(lesson.projection, lesson.events);
+        // The editor shows one event per line, so event i is on line i.
+        let lines = (0..lesson.events.len() as i64).collect();
+        let folded = Folded::new(lesson.projection, lesson.events, lines);
         let mut cursor = Cursor::default();
         cursor.seek(step.unwrap_or(1), &folded.trace);
         Sim {
             lesson: lesson.id,
             title: lesson.title,
+            explanation: lesson.explanation,
+            notes: lesson.notes.into(),
+            commands: lesson.commands.into(),
             topic: lesson.topic,
             events_text,
             projection_text: decl::twin(&name).unwrap_or_default().to_owned(),
@@ -122,6 +150,9 @@ impl Sim {
             frame: Rc::new(Frame::at(&folded.trace, cursor.step())),
             cursor,
             log_errors: folded.log_errors,
+            lines: folded.lines,
+            quiz: folded.quiz,
+            generation: 0,
             rows: folded.rows,
             trace: folded.trace,
             playing: false,
@@ -134,6 +165,9 @@ impl Sim {
         self.trace = folded.trace;
         self.rows = folded.rows;
         self.log_errors = folded.log_errors;
+        self.lines = folded.lines;
+        self.quiz = folded.quiz;
+        self.generation += 1;
         self.move_to(self.cursor.step());
     }
 
@@ -161,13 +195,21 @@ impl Sim {
 
     /// Re-folds the editor's log with the current projection.
     fn refold(&mut self) {
-        let events = ndjson::parse(self.topic, self.events_text.as_bytes());
-        self.set(Folded::new(self.trace.projection().clone(), events));
+        let log = lesson::parse_editor(self.topic, &self.events_text);
+        self.set(Folded::new(
+            self.trace.projection().clone(),
+            log.events,
+            log.lines.into(),
+        ));
     }
 
     /// Folds the current log with another projection.
     fn use_projection(&mut self, projection: Arc<dyn Projection>) {
-        self.set(Folded::new(projection, self.trace.events().to_vec()));
+        self.set(Folded::new(
+            projection,
+            self.trace.events().to_vec(),
+            self.lines.clone(),
+        ));
     }
 }
 
@@ -232,6 +274,20 @@ impl Reducible for Sim {
                         sim.use_projection(Arc::new(spec));
                     }
                     Err(error) => sim.spec_error = Some(error.to_string()),
+                }
+            }
+            Action::Command(index) => {
+                if let Some(command) = sim.commands.get(index).cloned() {
+                    // Appended to the editor's text, so the event is there to see and
+                    // edit, and nothing typed before is lost.
+                    if !sim.events_text.is_empty() && !sim.events_text.ends_with('\n') {
+                        sim.events_text.push('\n');
+                    }
+                    sim.events_text.push_str(&command.line);
+                    sim.events_text.push('\n');
+                    sim.refold();
+                    sim.playing = false;
+                    sim.move_to(sim.steps());
                 }
             }
         }
