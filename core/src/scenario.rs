@@ -37,6 +37,9 @@ pub struct Scenario {
     pub commands: Vec<Command>,
     pub topic: &'static str,
     pub projection: Arc<dyn Projection>,
+    /// The projection as a declarative spec, for the projection editor, when the
+    /// lesson's projection is one and not a built-in.
+    pub spec: Option<String>,
     pub events: Vec<Envelope>,
 }
 
@@ -148,6 +151,7 @@ pub fn bank() -> Scenario {
         commands: bank_commands(),
         topic: "bank_account_events",
         projection: builtin("bank"),
+        spec: None,
         events: log(
             "bank_account_events",
             vec![
@@ -171,6 +175,7 @@ pub fn bank_002() -> Scenario {
         commands: bank_commands(),
         topic: "bank-account-events",
         projection: builtin("bank"),
+        spec: None,
         events: log(
             "bank-account-events",
             vec![
@@ -204,6 +209,7 @@ pub fn orders() -> Scenario {
         ],
         topic: "orders",
         projection: builtin("orders"),
+        spec: None,
         events: log(
             "orders",
             vec![
@@ -245,6 +251,7 @@ pub fn users() -> Scenario {
         ],
         topic: "events",
         projection: builtin("users"),
+        spec: None,
         events,
     }
 }
@@ -383,6 +390,7 @@ pub fn values_deltas() -> Scenario {
         )],
         topic: modelling::DELTAS_TOPIC,
         projection: deltas,
+        spec: None,
         events: logs.deltas.interleaved(),
     }
 }
@@ -463,21 +471,24 @@ pub fn keys_partitions() -> Scenario {
         )],
         topic: "bank-accounts",
         projection,
+        spec: None,
         events: topic.interleaved(),
     }
 }
 
 /// The projection of the compaction lesson: each record is an account's latest
 /// balance, a whole value.
+const LATEST_BALANCE: &str = r#"{
+  "name": "latest-balance",
+  "description": "Each record is an account's balance, a whole value: keep the last.",
+  "label": "{account}: {balance}",
+  "output": "{account} has {balance}",
+  "events": {"*": {"rules": [{"merge": true}]}}
+}
+"#;
+
 fn latest_balance() -> Arc<dyn Projection> {
-    let spec = json!({
-        "name": "latest-balance",
-        "description": "Each record is an account's balance, a whole value: keep the last.",
-        "label": "{account}: {balance}",
-        "output": "{account} has {balance}",
-        "events": {"*": {"rules": [{"merge": true}]}}
-    });
-    Arc::new(Spec::parse(&spec.to_string()).expect("the lesson's spec is valid"))
+    Arc::new(Spec::parse(LATEST_BALANCE).expect("the lesson's spec is valid"))
 }
 
 /// The changelog of the keyed accounts (their balance after every event), compacted.
@@ -530,6 +541,7 @@ pub fn compaction() -> Scenario {
         )],
         topic: "account-balances",
         projection,
+        spec: Some(LATEST_BALANCE.to_owned()),
         events: compacted.interleaved(),
     }
 }
@@ -593,6 +605,7 @@ pub fn duplicate(fixed: bool) -> Scenario {
         commands,
         topic: "bank_account_events",
         projection,
+        spec: None,
         events,
     }
 }
@@ -684,6 +697,7 @@ pub fn ordering() -> Scenario {
         )],
         topic: "order-events",
         projection,
+        spec: None,
         events: read,
     }
 }
@@ -764,6 +778,7 @@ pub fn crash_restart() -> Scenario {
         commands: bank_commands(),
         topic: "bank_account_events",
         projection,
+        spec: None,
         events: topic.interleaved(),
     }
 }
@@ -832,6 +847,7 @@ pub fn snapshots() -> Scenario {
         commands: bank_commands(),
         topic: "bank_account_events",
         projection,
+        spec: None,
         events,
     }
 }
@@ -850,6 +866,7 @@ pub fn blank() -> Scenario {
         commands: bank_commands(),
         topic: "my-events",
         projection: builtin("bank"),
+        spec: None,
         events: Vec::new(),
     }
 }

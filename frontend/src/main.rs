@@ -136,6 +136,7 @@ fn App() -> Html {
                 <EventEditor text={sim.events_text.clone()} errors={sim.log_errors.clone()}
                     on_edit={send(Action::EditEvents)} on_pick={on_pick} />
                 <ProjectionEditor names={&builtin::NAMES[..]} selected={sim.projection_name.clone()}
+                    own={sim.lesson_projection.as_ref().map(|(p, _)| p.name().to_owned())}
                     text={sim.projection_text.clone()} error={sim.spec_error.clone()}
                     on_pick={send(Action::PickProjection)} on_edit={send(Action::EditProjection)} />
             </div>

@@ -42,8 +42,11 @@ pub struct Sim {
     pub topic: &'static str,
     /// The event editor's text, exactly as typed.
     pub events_text: String,
-    /// `builtin::NAMES` entry or [`CUSTOM`].
+    /// `builtin::NAMES` entry, the lesson's own projection's name, or [`CUSTOM`].
     pub projection_name: String,
+    /// The lesson's projection when it is not a built-in, so the picker can offer it
+    /// back after another one was tried, with its spec text if it has one.
+    pub lesson_projection: Option<(Arc<dyn Projection>, Option<String>)>,
     /// The projection editor's text, exactly as typed.
     pub projection_text: String,
     /// Why the projection editor's text is not a usable spec; the last good
@@ -133,7 +136,7 @@ impl Sim {
         let events_text = lesson::ndjson_text(&lesson.events);
         // The editor shows one event per line, so event i is on line i.
         let lines = (0..lesson.events.len() as i64).collect();
-        let folded = Folded::new(lesson.projection, lesson.events, lines);
+        let folded = Folded::new(lesson.projection.clone(), lesson.events, lines);
         let mut cursor = Cursor::default();
         cursor.seek(step.unwrap_or(1), &folded.trace);
         Sim {
@@ -144,7 +147,13 @@ impl Sim {
             commands: lesson.commands.into(),
             topic: lesson.topic,
             events_text,
-            projection_text: decl::twin(&name).unwrap_or_default().to_owned(),
+            projection_text: decl::twin(&name)
+                .map(str::to_owned)
+                .or_else(|| lesson.spec.clone())
+                .unwrap_or_default(),
+            lesson_projection: builtin::by_name(&name)
+                .is_none()
+                .then(|| (lesson.projection.clone(), lesson.spec.clone())),
             projection_name: name,
             spec_error: None,
             frame: Rc::new(Frame::at(&folded.trace, cursor.step())),
@@ -257,8 +266,17 @@ impl Reducible for Sim {
                 sim.refold();
             }
             Action::PickProjection(name) => {
+                let own = sim
+                    .lesson_projection
+                    .clone()
+                    .filter(|(projection, _)| projection.name() == name);
                 if let Some(projection) = builtin::by_name(&name) {
                     sim.projection_text = decl::twin(&name).unwrap_or_default().to_owned();
+                    sim.projection_name = name;
+                    sim.spec_error = None;
+                    sim.use_projection(projection);
+                } else if let Some((projection, spec)) = own {
+                    sim.projection_text = spec.unwrap_or_default();
                     sim.projection_name = name;
                     sim.spec_error = None;
                     sim.use_projection(projection);

@@ -7,6 +7,8 @@ use crate::state::CUSTOM;
 pub struct ProjectionEditorProps {
     /// The built-in projections' names.
     pub names: &'static [&'static str],
+    /// The lesson's own projection, when it is not a built-in.
+    pub own: Option<String>,
     /// The selected name, or [`CUSTOM`].
     pub selected: String,
     pub text: String,
@@ -43,6 +45,11 @@ pub fn ProjectionEditor(props: &ProjectionEditorProps) -> Html {
                 <label>
                     { "Projection " }
                     <select data-testid="projection-select" {onchange}>
+                        if let Some(own) = &props.own {
+                            <option value={own.clone()} selected={*own == props.selected}>
+                                { format!("{own} (this lesson's)") }
+                            </option>
+                        }
                         { for props.names.iter().map(|name| html! {
                             <option value={*name} selected={*name == props.selected}>{ *name }</option>
                         }) }
