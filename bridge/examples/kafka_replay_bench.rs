@@ -16,7 +16,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use eventfold_bridge::backend::{Backend, ProduceRequest, SubscribeRequest};
+use eventfold_bridge::backend::{Backend, Delivery, ProduceRequest, SubscribeRequest};
 use eventfold_bridge::kafka::{KafkaArgs, KafkaBackend};
 use eventfold_core::wire::StartFrom;
 use rdkafka::ClientConfig;
@@ -122,8 +122,11 @@ async fn main() {
         let mut read = 0i64;
         let mut batches = 0;
         'drain: while let Some(batch) = subscription.batches.recv().await {
+            let Delivery::Records(batch) = batch.expect("batch") else {
+                continue;
+            };
             batches += 1;
-            for record in batch.expect("batch") {
+            for record in batch {
                 read += 1;
                 if record.offset + 1 >= high {
                     break 'drain;
@@ -169,7 +172,10 @@ async fn main() {
             .await
             .expect("produce");
         'wait: while let Some(batch) = tail.batches.recv().await {
-            if batch.expect("batch").iter().any(|r| r.offset == offset) {
+            let Delivery::Records(batch) = batch.expect("batch") else {
+                continue;
+            };
+            if batch.iter().any(|r| r.offset == offset) {
                 break 'wait;
             }
         }

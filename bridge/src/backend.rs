@@ -46,17 +46,32 @@ pub struct ProduceRequest {
     pub headers: Vec<(String, Vec<u8>)>,
 }
 
+/// What a subscription hands its session, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    /// Records in offset order per partition.
+    Records(Vec<Record>),
+    /// The partition's position reached the high watermark seen at subscribe time, after
+    /// the records sent before this. A partition whose log ends in transaction markers or
+    /// aborted records never delivers its offset `high - 1`, so only the backend can
+    /// tell (librdkafka's end-of-partition event).
+    Reached(i32),
+}
+
+/// One item of a subscription's channel.
+pub type Batch = Result<Delivery, BackendError>;
+
 /// A running subscription. Dropping it stops the replay and frees its consumer.
 pub struct Subscription {
     /// High watermark per partition at subscribe time: the session sends `caught_up`
-    /// once every listed partition's delivered offset reaches `high - 1`, and at once
-    /// when none is listed. So leave out the partitions with nothing to replay (empty,
-    /// or a start at or past the high watermark, as `latest` has): otherwise
-    /// `caught_up` never comes.
+    /// once every listed partition was [`Delivery::Reached`] or its delivered offset
+    /// reached `high - 1`, and at once when none is listed. So leave out the partitions
+    /// with nothing to replay (empty, or a start at or past the high watermark, as
+    /// `latest` has): otherwise `caught_up` never comes.
     pub high: BTreeMap<i32, i64>,
-    /// Record batches in offset order per partition. The channel is bounded; a full
-    /// channel means the browser is behind, and the backend stops fetching.
-    pub batches: mpsc::Receiver<Result<Vec<Record>, BackendError>>,
+    /// Record batches and end-of-replay marks. The channel is bounded; a full channel
+    /// means the browser is behind, and the backend stops fetching.
+    pub batches: mpsc::Receiver<Batch>,
     /// Set to true to pause fetching (flow control), false to resume.
     pub paused: watch::Sender<bool>,
 }

@@ -11,7 +11,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use assert_cmd::cargo::CommandCargoExt;
-use eventfold_bridge::backend::{Backend, BackendError, Health, ProduceRequest, SubscribeRequest};
+use eventfold_bridge::backend::{
+    Backend, BackendError, Batch, Delivery, Health, ProduceRequest, SubscribeRequest,
+};
 use eventfold_bridge::kafka::{KafkaArgs, KafkaBackend};
 use eventfold_core::sim::partitioner::partition_for_key;
 use eventfold_core::wire::{ErrorCode, Record, WireBytes, WireHeader};
@@ -168,16 +170,15 @@ fn request(topic: &str, from: &str) -> SubscribeRequest {
     }
 }
 
-/// Receives records until there are `count` of them; fails after [`WAIT`].
-async fn receive(
-    batches: &mut tokio::sync::mpsc::Receiver<Result<Vec<Record>, BackendError>>,
-    count: usize,
-) -> Vec<Record> {
+/// Receives records until there are `count` of them, passing over end-of-partition
+/// marks; fails after [`WAIT`].
+async fn receive(batches: &mut tokio::sync::mpsc::Receiver<Batch>, count: usize) -> Vec<Record> {
     let mut records = Vec::new();
     let deadline = tokio::time::Instant::now() + WAIT;
     while records.len() < count {
         match tokio::time::timeout_at(deadline, batches.recv()).await {
-            Ok(Some(Ok(batch))) => records.extend(batch),
+            Ok(Some(Ok(Delivery::Records(batch)))) => records.extend(batch),
+            Ok(Some(Ok(Delivery::Reached(_)))) => {}
             Ok(Some(Err(e))) => panic!("subscription error: {e:?}"),
             Ok(None) => panic!("subscription ended after {} records", records.len()),
             Err(_) => panic!("only {} of {count} records within {WAIT:?}", records.len()),
@@ -187,13 +188,13 @@ async fn receive(
     records
 }
 
-/// Asserts that nothing arrives for a while.
-async fn assert_quiet(
-    batches: &mut tokio::sync::mpsc::Receiver<Result<Vec<Record>, BackendError>>,
-    what: &str,
-) {
-    if let Ok(got) = tokio::time::timeout(Duration::from_millis(700), batches.recv()).await {
-        panic!("{what}: expected nothing, got {got:?}");
+/// Asserts that no record arrives for a while (end-of-partition marks may).
+async fn assert_quiet(batches: &mut tokio::sync::mpsc::Receiver<Batch>, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(700);
+    while let Ok(got) = tokio::time::timeout_at(deadline, batches.recv()).await {
+        if !matches!(got, Some(Ok(Delivery::Reached(_)))) {
+            panic!("{what}: expected nothing, got {got:?}");
+        }
     }
 }
 

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use eventfold_bridge::backend::{
-    Backend, BackendError, Health, NoKafka, ProduceRequest, SubscribeRequest, Subscription,
+    Backend, BackendError, Batch, Delivery, Health, NoKafka, ProduceRequest, SubscribeRequest,
+    Subscription,
 };
 use eventfold_bridge::serve::{self, ServeConfig, ServeError};
 use eventfold_core::wire::{ErrorCode, PartitionInfo, Record, TopicInfo, WireBytes};
@@ -192,16 +193,17 @@ fn record(topic: &str, partition: i32, offset: i64) -> Record {
 }
 
 /// The test's handles on a subscription: the backend's pause switch and its feed.
-type Live = (
-    watch::Receiver<bool>,
-    mpsc::Sender<Result<Vec<Record>, BackendError>>,
-);
+type Live = (watch::Receiver<bool>, mpsc::Sender<Batch>);
 
 /// A stand-in backend serving fixed batches (see the module docs for why).
 #[derive(Clone, Default)]
 struct Canned {
     /// Topic → batches, replayed at subscribe; high watermarks follow from them.
     topics: BTreeMap<String, Vec<Vec<Record>>>,
+    /// Topic → offsets after the last record of every partition that are never
+    /// delivered, as transaction markers are: they raise the high watermark, and only
+    /// the backend's `Reached` says the replay got there.
+    markers: BTreeMap<String, i64>,
     health: Option<Health>,
     /// Never answer topic_names, like a broker that is away.
     hang_topics: bool,
@@ -213,6 +215,19 @@ impl Canned {
     fn with_topic(mut self, name: &str, batches: Vec<Vec<Record>>) -> Canned {
         self.topics.insert(name.into(), batches);
         self
+    }
+
+    fn with_markers(mut self, name: &str, markers: i64) -> Canned {
+        self.markers.insert(name.into(), markers);
+        self
+    }
+
+    /// High watermarks: past the last record, and past the markers after it.
+    fn high(&self, topic: &str) -> BTreeMap<i32, i64> {
+        let markers = self.markers.get(topic).copied().unwrap_or(0);
+        let mut high = high(self.topics.get(topic).map_or(&[][..], Vec::as_slice));
+        high.values_mut().for_each(|h| *h += markers);
+        high
     }
 
     fn live(&self) -> Live {
@@ -239,10 +254,11 @@ impl Backend for Canned {
     async fn list_topics(&self) -> Result<Vec<TopicInfo>, BackendError> {
         Ok(self
             .topics
-            .iter()
-            .map(|(name, batches)| TopicInfo {
+            .keys()
+            .map(|name| TopicInfo {
                 name: name.clone(),
-                partitions: high(batches)
+                partitions: self
+                    .high(name)
                     .into_iter()
                     .map(|(id, high)| PartitionInfo { id, low: 0, high })
                     .collect(),
@@ -257,10 +273,18 @@ impl Backend for Canned {
         let (tx, rx) = mpsc::channel(2);
         let (paused, paused_rx) = watch::channel(false);
         *self.live.lock().unwrap() = Some((paused_rx, tx.clone()));
-        let high = high(&batches);
+        let high = self.high(&request.topic);
+        let partitions: Vec<i32> = high.keys().copied().collect();
         tokio::spawn(async move {
             for batch in batches {
-                if tx.send(Ok(batch)).await.is_err() {
+                if tx.send(Ok(Delivery::Records(batch))).await.is_err() {
+                    return;
+                }
+            }
+            // Every partition is at its end, as the Kafka backend's end-of-partition
+            // events say.
+            for p in partitions {
+                if tx.send(Ok(Delivery::Reached(p))).await.is_err() {
                     return;
                 }
             }
@@ -276,7 +300,7 @@ impl Backend for Canned {
 
     async fn produce(&self, request: ProduceRequest) -> Result<(i32, i64), BackendError> {
         match self.topics.get(&request.topic) {
-            Some(batches) => Ok((0, high(batches).get(&0).copied().unwrap_or(0))),
+            Some(_) => Ok((0, self.high(&request.topic).get(&0).copied().unwrap_or(0))),
             None => Err(BackendError::new(ErrorCode::UnknownTopic, "no such topic")),
         }
     }
@@ -754,6 +778,29 @@ async fn subscriptions_are_limited_per_connection_and_ids_are_unique() {
     assert_eq!(next(&mut socket).await["sub"], "c");
 }
 
+/// A log ending in transaction markers never delivers its offset `high - 1`: caught_up
+/// comes from the backend's word that the partition reached its end.
+#[tokio::test]
+async fn caught_up_comes_when_the_backend_says_a_partition_ending_in_markers_reached_its_end() {
+    let batches = vec![(0..3).map(|o| record("txn", 0, o)).collect()];
+    let backend = Canned::default()
+        .with_topic("txn", batches)
+        .with_markers("txn", 2);
+    let server = Server::start(backend, |_| {}).await;
+    let mut socket = server.connect_past_hello().await;
+    send(
+        &mut socket,
+        json!({"type":"subscribe","id":"t","topic":"txn","from":{"beginning":true}}),
+    )
+    .await;
+    let records = next(&mut socket).await;
+    assert_eq!(records["records"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        next(&mut socket).await,
+        json!({"type":"caught_up","sub":"t","high":{"0":5}})
+    );
+}
+
 #[tokio::test]
 async fn a_subscription_relays_records_then_caught_up_then_live_records() {
     let backend = bank();
@@ -794,7 +841,9 @@ async fn a_subscription_relays_records_then_caught_up_then_live_records() {
 
     // A live record after caught_up.
     let (_, live) = backend.live();
-    live.send(Ok(vec![record("bank", 1, 2)])).await.unwrap();
+    live.send(Ok(Delivery::Records(vec![record("bank", 1, 2)])))
+        .await
+        .unwrap();
     let frame = next(&mut socket).await;
     assert_eq!(frame["records"][0]["offset"], 2);
     assert_eq!(
@@ -871,7 +920,9 @@ async fn pause_stops_the_backend_and_the_frames_until_resume() {
         .await
         .expect("the backend is told to pause")
         .unwrap();
-    live.send(Ok(vec![record("bank", 0, 0)])).await.unwrap();
+    live.send(Ok(Delivery::Records(vec![record("bank", 0, 0)])))
+        .await
+        .unwrap();
     quiet(&mut socket).await;
 
     send(&mut socket, json!({"type":"resume","sub":"s1"})).await;
@@ -928,7 +979,7 @@ async fn a_client_that_stops_reading_is_paused_then_closed() {
         for offset in 0.. {
             let mut r = record("bank", 0, offset);
             r.value = Some(WireBytes(json!(big)));
-            if live.send(Ok(vec![r])).await.is_err() {
+            if live.send(Ok(Delivery::Records(vec![r]))).await.is_err() {
                 return offset;
             }
         }

@@ -237,7 +237,7 @@ impl Inner {
             .collect()
     }
 
-    fn consumer_config(&self, until_high: bool) -> ClientConfig {
+    fn consumer_config(&self) -> ClientConfig {
         let mut config = self.config.clone();
         config
             .set("group.id", NEVER_COMMITTED_GROUP)
@@ -247,12 +247,10 @@ impl Inner {
             // browser hears about, not a silent jump.
             .set("auto.offset.reset", "error")
             .set("allow.auto.create.topics", "false")
-            // Only a replay to the high watermark needs to know when a partition ends
-            // (its last offsets may be transaction markers that are never delivered).
-            .set(
-                "enable.partition.eof",
-                if until_high { "true" } else { "false" },
-            )
+            // The pump needs to know when a partition reaches its end: its last
+            // offsets may be transaction markers or aborted records that are never
+            // delivered, and only the end-of-partition event says caught_up.
+            .set("enable.partition.eof", "true")
             // KIP-714 client metrics keep histograms per broker connection: half the
             // memory of an idle subscription (0.23 instead of 0.5 MiB), for metrics
             // nobody asked a throwaway consumer for.
@@ -315,7 +313,7 @@ impl Inner {
             marks.insert(p, self.watermarks(topic, p)?);
         }
         let consumer: BaseConsumer = self
-            .consumer_config(until_high)
+            .consumer_config()
             .create()
             .map_err(|e| kafka_error("cannot create a Kafka consumer", e))?;
         let starts = start_offsets(&consumer, topic, &request.from, &marks)?;
@@ -347,7 +345,8 @@ impl Inner {
             assignment,
             tx,
             paused: paused_rx,
-            until: until_high.then(|| high.clone()),
+            high: high.clone(),
+            stop_at_high: until_high,
         };
         subscription::spawn(pump, topic)?;
         Ok(Subscription {

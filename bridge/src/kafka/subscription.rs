@@ -19,7 +19,7 @@ use rdkafka::message::{BorrowedMessage, Headers, Message};
 use tokio::sync::{mpsc, watch};
 
 use super::backend::kafka_error;
-use crate::backend::BackendError;
+use crate::backend::{BackendError, Batch, Delivery};
 
 /// The most records in one batch.
 pub const MAX_BATCH_RECORDS: usize = 500;
@@ -31,18 +31,18 @@ pub const BATCH_LINGER: Duration = Duration::from_millis(5);
 /// notices a closed channel or a pause.
 const IDLE_POLL: Duration = Duration::from_millis(100);
 
-type Batch = Result<Vec<Record>, BackendError>;
-
 /// What the pump thread owns.
 pub(crate) struct Pump {
     pub consumer: BaseConsumer,
     pub assignment: TopicPartitionList,
     pub tx: mpsc::Sender<Batch>,
     pub paused: watch::Receiver<bool>,
-    /// For a replay to the high watermark: the high watermark of every assigned
-    /// partition. The pump delivers nothing at or past it and ends once every partition
-    /// reached it.
-    pub until: Option<BTreeMap<i32, i64>>,
+    /// The high watermark at subscribe time of every partition with records to replay:
+    /// the pump sends [`Delivery::Reached`] once a partition's position gets there.
+    pub high: BTreeMap<i32, i64>,
+    /// A replay to the high watermark: the pump delivers nothing at or past `high` and
+    /// ends once every partition reached it.
+    pub stop_at_high: bool,
 }
 
 /// Starts the pump on a thread of its own.
@@ -147,7 +147,7 @@ impl Pump {
             }
             if self.finished(&done) {
                 if !batch.is_empty() {
-                    let _ = self.tx.blocking_send(Ok(batch));
+                    let _ = self.tx.blocking_send(Ok(Delivery::Records(batch)));
                 }
                 return;
             }
@@ -192,10 +192,10 @@ impl Pump {
             if !batch.is_empty()
                 && self
                     .tx
-                    .blocking_send(Ok(std::mem::replace(
+                    .blocking_send(Ok(Delivery::Records(std::mem::replace(
                         &mut batch,
                         Vec::with_capacity(MAX_BATCH_RECORDS),
-                    )))
+                    ))))
                     .is_err()
             {
                 return;
@@ -204,9 +204,25 @@ impl Pump {
     }
 
     fn finished(&self, done: &BTreeSet<i32>) -> bool {
-        self.until
-            .as_ref()
-            .is_some_and(|until| done.len() >= until.len())
+        self.stop_at_high && done.len() >= self.high.len()
+    }
+
+    /// Marks partition `p` as having reached its subscribe-time high watermark: the
+    /// records before it go out first, then [`Delivery::Reached`], once per partition.
+    /// False when the session is gone.
+    fn reached(&self, p: i32, batch: &mut Vec<Record>, done: &mut BTreeSet<i32>) -> bool {
+        if !self.high.contains_key(&p) || !done.insert(p) {
+            return true;
+        }
+        if !batch.is_empty()
+            && self
+                .tx
+                .blocking_send(Ok(Delivery::Records(std::mem::take(batch))))
+                .is_err()
+        {
+            return false;
+        }
+        self.tx.blocking_send(Ok(Delivery::Reached(p))).is_ok()
     }
 
     /// Polls once; a record goes into `batch` unless it lies past a replay's end.
@@ -219,25 +235,26 @@ impl Pump {
         match self.consumer.poll(timeout) {
             Some(Ok(message)) => {
                 let (p, offset) = (message.partition(), message.offset());
-                let wanted = match &self.until {
-                    None => true,
-                    Some(until) => {
-                        let high = until.get(&p).copied().unwrap_or(i64::MIN);
-                        if offset + 1 >= high {
-                            done.insert(p);
-                        }
-                        offset < high
-                    }
-                };
-                if wanted {
+                let high = self.high.get(&p).copied();
+                // A replay to the high watermark delivers nothing past it (a partition
+                // without records to replay is not even assigned).
+                if !self.stop_at_high || high.is_some_and(|high| offset < high) {
                     batch.push(record(&message));
+                }
+                if high.is_some_and(|high| offset + 1 >= high) && !self.reached(p, batch, done) {
+                    return Polled::End;
                 }
                 Polled::Record
             }
             Some(Err(KafkaError::PartitionEOF(p))) => {
-                // Only a replay to the high watermark asks for end-of-partition events:
-                // the partition has nothing more before its end.
-                done.insert(p);
+                // The position is at the end of the log: every record before the
+                // subscribe-time high watermark has been seen, even when the last offsets
+                // were transaction markers or aborted records that are never delivered.
+                // librdkafka sends this again after every live record; only the first
+                // counts.
+                if !self.reached(p, batch, done) {
+                    return Polled::End;
+                }
                 Polled::Record
             }
             Some(Err(error)) => {
@@ -245,7 +262,12 @@ impl Pump {
                     tracing::warn!("subscription: {error} (librdkafka retries by itself)");
                     return Polled::Nothing;
                 };
-                if !batch.is_empty() && self.tx.blocking_send(Ok(std::mem::take(batch))).is_err() {
+                if !batch.is_empty()
+                    && self
+                        .tx
+                        .blocking_send(Ok(Delivery::Records(std::mem::take(batch))))
+                        .is_err()
+                {
                     return Polled::End;
                 }
                 let _ = self.tx.blocking_send(Err(error));

@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use regex::Regex;
 
 use super::{ConfigError, KafkaArgs, KafkaBackend};
-use crate::backend::{Backend, BackendError, SubscribeRequest};
+use crate::backend::{Backend, BackendError, Delivery, SubscribeRequest};
 
 /// A replay shows a progress bar (on a terminal) when it has at least this many
 /// records to read.
@@ -65,7 +65,9 @@ pub fn read_topic(
         let progress = Progress::new(&low, &subscription.high);
         let mut envelopes = Vec::new();
         while let Some(batch) = subscription.batches.recv().await {
-            let batch = batch?;
+            let Delivery::Records(batch) = batch? else {
+                continue;
+            };
             progress.advance(&batch);
             for record in &batch {
                 envelopes.push(record.to_envelope()?);

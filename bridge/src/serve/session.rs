@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message};
 use eventfold_core::wire::{
-    ClientMessage, ErrorCode, PROTOCOL_VERSION, Record, RequestId, Resume, ServerMessage, WireBytes,
+    ClientMessage, ErrorCode, PROTOCOL_VERSION, RequestId, Resume, ServerMessage, WireBytes,
 };
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde_json::Value;
@@ -32,7 +32,7 @@ use tracing::{debug, info, warn};
 
 use super::metrics::Metrics;
 use super::{MAX_PRODUCES_IN_FLIGHT, SHUTDOWN_GRACE, ServeConfig, ServerState};
-use crate::backend::{Backend, BackendError, ProduceRequest, SubscribeRequest};
+use crate::backend::{Backend, BackendError, Batch, Delivery, ProduceRequest, SubscribeRequest};
 
 /// Close codes (RFC 6455 §7.4.1 and the IANA registry).
 const CLOSE_GOING_AWAY: u16 = 1001;
@@ -637,10 +637,7 @@ struct Forwarder {
 }
 
 impl Forwarder {
-    async fn run(
-        mut self,
-        mut batches: mpsc::Receiver<Result<Vec<Record>, crate::backend::BackendError>>,
-    ) {
+    async fn run(mut self, mut batches: mpsc::Receiver<Batch>) {
         // Partitions still short of the high watermark seen at subscribe time.
         let mut behind: BTreeMap<i32, i64> = self
             .high
@@ -699,8 +696,12 @@ impl Forwarder {
                         message: e.message,
                     }))
                 }
-                Some(Ok(records)) if records.is_empty() => continue,
-                Some(Ok(records)) => {
+                Some(Ok(Delivery::Reached(p))) => {
+                    behind.remove(&p);
+                    continue;
+                }
+                Some(Ok(Delivery::Records(records))) if records.is_empty() => continue,
+                Some(Ok(Delivery::Records(records))) => {
                     let mut next: BTreeMap<i32, i64> = BTreeMap::new();
                     for record in &records {
                         let n = next.entry(record.partition).or_insert(record.offset + 1);

@@ -1,0 +1,449 @@
+//! The whole bridge against the real broker from `scripts/kafka` (`EVENTFOLD_KAFKA`,
+//! 127.0.0.1:9092 by default): `serve::run` with the Kafka backend, and a real WebSocket
+//! client (tokio-tungstenite) reading what a browser would read.
+//!
+//! - caught_up on partitions whose logs end in transaction markers and aborted records;
+//! - reconnect and resume with the offsets last seen, and with the offsets of a shutdown's
+//!   `closing` frame: every (partition, offset) exactly once across the break, while
+//!   records keep being produced.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use eventfold_bridge::kafka::{KafkaArgs, KafkaBackend};
+use eventfold_bridge::serve::{self, ServeConfig, ServeError};
+use futures_util::{SinkExt, StreamExt};
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long a test waits for a frame, a topic or a delivery before it fails.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A (partition, offset).
+type Place = (i32, i64);
+
+fn broker() -> &'static str {
+    static BROKER: OnceLock<String> = OnceLock::new();
+    BROKER.get_or_init(|| {
+        let address =
+            std::env::var("EVENTFOLD_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".to_owned());
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &address)
+            .create()
+            .expect("admin client");
+        if let Err(e) = admin.inner().fetch_metadata(None, Duration::from_secs(10)) {
+            panic!(
+                "no Kafka broker answers at {address} ({e}): start one with `scripts/kafka start` \
+                 (or set EVENTFOLD_KAFKA=HOST:PORT); scripts/test does this itself"
+            );
+        }
+        address
+    })
+}
+
+/// A client of the broker, independent of the code under test.
+fn config() -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", broker());
+    config
+}
+
+async fn new_topic(name: &str, partitions: i32) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let topic = format!("eventfold-ws-{name}-{}-{nanos}", std::process::id());
+    let admin: AdminClient<DefaultClientContext> = config().create().expect("admin client");
+    let results = admin
+        .create_topics(
+            &[NewTopic::new(
+                &topic,
+                partitions,
+                TopicReplication::Fixed(1),
+            )],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
+        .await
+        .expect("create_topics");
+    for result in results {
+        result.unwrap_or_else(|(t, e)| panic!("cannot create topic {t}: {e}"));
+    }
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let metadata = admin
+            .inner()
+            .fetch_metadata(Some(&topic), Duration::from_secs(5))
+            .expect("metadata");
+        let ready = metadata.topics().iter().any(|t| {
+            t.name() == topic
+                && t.partitions().len() == partitions as usize
+                && t.partitions().iter().all(|p| p.leader() >= 0)
+        });
+        if ready {
+            return topic;
+        }
+        assert!(Instant::now() < deadline, "topic {topic} has no leaders");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The high watermark of every partition, as a consumer independent of the bridge sees it.
+fn watermarks(topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
+    let consumer: BaseConsumer = config().create().expect("consumer");
+    (0..partitions)
+        .map(|p| {
+            let (_, high) = consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(5))
+                .expect("watermarks");
+            (p, high)
+        })
+        .collect()
+}
+
+/// A running bridge over the real broker.
+struct Bridge {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    handle: JoinHandle<Result<(), ServeError>>,
+    _dist: TempDir,
+}
+
+impl Bridge {
+    async fn start() -> Bridge {
+        let dist = tempfile::tempdir().unwrap();
+        std::fs::write(dist.path().join("index.html"), "<!DOCTYPE html>").unwrap();
+        let args = KafkaArgs {
+            brokers: Some(broker().to_owned()),
+            ..KafkaArgs::default()
+        };
+        let backend = KafkaBackend::new(args.client_config().unwrap(), None, false).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(serve::run(
+            listener,
+            ServeConfig::new(dist.path()),
+            Arc::new(backend),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Bridge {
+            addr,
+            stop: Some(stop),
+            handle,
+            _dist: dist,
+        }
+    }
+
+    /// Connects and reads the hello frame.
+    async fn connect(&self) -> Socket {
+        let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", self.addr))
+            .await
+            .unwrap();
+        assert_eq!(next(&mut socket).await["type"], "hello");
+        socket
+    }
+
+    /// Starts the shutdown (Ctrl-C) and returns at once: the clients read its frames.
+    fn shut_down(&mut self) {
+        let _ = self.stop.take().unwrap().send(());
+    }
+
+    async fn stopped(self) {
+        tokio::time::timeout(WAIT, self.handle)
+            .await
+            .expect("the bridge stops")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// The next text frame as JSON, or `None` once the bridge closed the socket.
+async fn frame(socket: &mut Socket) -> Option<Value> {
+    loop {
+        let message = tokio::time::timeout(WAIT, socket.next())
+            .await
+            .expect("a frame within the wait");
+        match message {
+            Some(Ok(Message::Text(text))) => return Some(serde_json::from_str(&text).unwrap()),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Close(_))) | None => return None,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+async fn next(socket: &mut Socket) -> Value {
+    frame(socket).await.expect("the socket is open")
+}
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::text(message.to_string()))
+        .await
+        .unwrap();
+}
+
+/// The places of a `records` frame's records.
+fn places(frame: &Value) -> Vec<Place> {
+    frame["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["partition"].as_i64().unwrap() as i32,
+                r["offset"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Partitions ending in a committed transaction's marker, and in an aborted
+/// transaction's records and marker: their last offsets are never delivered, and
+/// caught_up still comes, with the high watermarks the broker reports.
+#[tokio::test(flavor = "multi_thread")]
+async fn caught_up_arrives_when_partitions_end_in_transaction_markers() {
+    let topic = new_topic("txn", 2).await;
+    let producer: FutureProducer = config()
+        .set("transactional.id", format!("{topic}-producer"))
+        .set("linger.ms", "0")
+        .create()
+        .expect("transactional producer");
+    producer.init_transactions(WAIT).expect("init_transactions");
+    let mut committed = BTreeSet::new();
+    producer.begin_transaction().unwrap();
+    for i in 0..10 {
+        let value = json!({"type":"deposit","amount":i}).to_string();
+        let record = FutureRecord::to(&topic)
+            .partition(i % 2)
+            .key("acct-1")
+            .payload(&value);
+        let delivery = producer
+            .send(record, WAIT)
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        committed.insert((delivery.partition, delivery.offset));
+    }
+    producer.commit_transaction(WAIT).unwrap();
+    // An aborted transaction after it: its records and marker end the log.
+    producer.begin_transaction().unwrap();
+    for i in 0..4 {
+        let record = FutureRecord::to(&topic)
+            .partition(i % 2)
+            .key("acct-1")
+            .payload("aborted");
+        producer
+            .send(record, WAIT)
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    producer.abort_transaction(WAIT).unwrap();
+    let high = watermarks(&topic, 2);
+    // 5 records, a commit marker, 2 aborted records and an abort marker per partition.
+    assert_eq!(high, BTreeMap::from([(0, 9), (1, 9)]));
+
+    let bridge = Bridge::start().await;
+    let mut socket = bridge.connect().await;
+    send(
+        &mut socket,
+        json!({"type":"subscribe","id":"t","topic":topic,"from":{"beginning":true}}),
+    )
+    .await;
+    let mut seen = BTreeSet::new();
+    loop {
+        let frame = next(&mut socket).await;
+        match frame["type"].as_str().unwrap() {
+            "records" => seen.extend(places(&frame)),
+            "caught_up" => {
+                assert_eq!(frame["high"], json!({"0":9,"1":9}));
+                break;
+            }
+            other => panic!("unexpected {other}: {frame}"),
+        }
+    }
+    assert_eq!(
+        seen, committed,
+        "the committed records, and nothing aborted"
+    );
+}
+
+/// Produces `count` records to `topic` (keys spread over its partitions) at a steady
+/// pace, and returns where they landed.
+fn produce_in_background(topic: &str, count: usize) -> JoinHandle<BTreeSet<Place>> {
+    let topic = topic.to_owned();
+    tokio::spawn(async move {
+        let producer: FutureProducer = config()
+            .set("acks", "all")
+            .set("linger.ms", "0")
+            .create()
+            .expect("producer");
+        let mut placed = BTreeSet::new();
+        for i in 0..count {
+            let key = format!("acct-{}", i % 17);
+            let value = json!({"type":"deposit","amount":i}).to_string();
+            let record = FutureRecord::to(&topic).key(&key).payload(&value);
+            let delivery = producer
+                .send(record, WAIT)
+                .await
+                .map_err(|(e, _)| e)
+                .unwrap();
+            placed.insert((delivery.partition, delivery.offset));
+            if i % 20 == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        placed
+    })
+}
+
+/// Reads `records` frames of subscription `sub` into `seen` (every delivery, duplicates
+/// included) until `stop` says so or the socket closes; returns the `closing` frame if
+/// one came.
+async fn read(
+    socket: &mut Socket,
+    seen: &Mutex<Vec<Place>>,
+    mut stop: impl FnMut(usize) -> bool,
+) -> Option<Value> {
+    while !stop(seen.lock().unwrap().len()) {
+        let frame = frame(socket).await?;
+        match frame["type"].as_str().unwrap() {
+            "records" => seen.lock().unwrap().extend(places(&frame)),
+            "caught_up" => {}
+            "closing" => return Some(frame),
+            other => panic!("unexpected {other}: {frame}"),
+        }
+    }
+    None
+}
+
+/// The next offset of every partition in `seen`, as a `subscribe`'s offsets.
+fn resume_from(seen: &[Place]) -> Value {
+    let mut next: BTreeMap<String, i64> = BTreeMap::new();
+    for (p, o) in seen {
+        let n = next.entry(p.to_string()).or_insert(0);
+        *n = (*n).max(o + 1);
+    }
+    json!({ "offsets": next })
+}
+
+/// Every place delivered once, and every place produced delivered.
+fn assert_exactly_once(seen: &[Place], produced: &BTreeSet<Place>) {
+    let distinct: BTreeSet<Place> = seen.iter().copied().collect();
+    assert_eq!(seen.len(), distinct.len(), "a record delivered twice");
+    assert_eq!(
+        &distinct, produced,
+        "the delivered records are the produced ones"
+    );
+}
+
+const TOTAL: usize = 2_000;
+
+/// A browser reads part of a topic while records are produced, loses its connection,
+/// and subscribes again from the offsets after the last records it saw.
+#[tokio::test(flavor = "multi_thread")]
+async fn reconnecting_with_the_offsets_last_seen_delivers_every_record_exactly_once() {
+    let topic = new_topic("reconnect", 3).await;
+    let producing = produce_in_background(&topic, TOTAL);
+    let bridge = Bridge::start().await;
+    let seen = Mutex::new(Vec::new());
+
+    let mut first = bridge.connect().await;
+    send(
+        &mut first,
+        json!({"type":"subscribe","id":"s","topic":topic,"from":{"beginning":true}}),
+    )
+    .await;
+    read(&mut first, &seen, |n| n >= TOTAL / 3).await;
+    // The connection drops with frames still in flight: those were never seen.
+    drop(first);
+
+    let from = resume_from(&seen.lock().unwrap());
+    let mut second = bridge.connect().await;
+    send(
+        &mut second,
+        json!({"type":"subscribe","id":"s","topic":topic,"from":from}),
+    )
+    .await;
+    read(&mut second, &seen, |n| n >= TOTAL).await;
+    let produced = producing.await.unwrap();
+    // Nothing more than the produced records comes.
+    assert!(
+        tokio::time::timeout(
+            Duration::from_millis(700),
+            read(&mut second, &seen, |_| false)
+        )
+        .await
+        .is_err()
+    );
+    assert_exactly_once(&seen.lock().unwrap(), &produced);
+}
+
+/// The bridge shuts down mid-replay; its `closing` frame says where each subscription
+/// stopped, and a new bridge resumes from there.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_offsets_of_a_shutdowns_closing_frame_resume_exactly_once() {
+    let topic = new_topic("closing", 3).await;
+    let producing = produce_in_background(&topic, TOTAL);
+    let mut bridge = Bridge::start().await;
+    let seen = Mutex::new(Vec::new());
+
+    let mut socket = bridge.connect().await;
+    send(
+        &mut socket,
+        json!({"type":"subscribe","id":"s","topic":topic,"from":{"beginning":true}}),
+    )
+    .await;
+    read(&mut socket, &seen, |n| n >= TOTAL / 3).await;
+    bridge.shut_down();
+    // Every frame written before the closing frame still arrives, then the closing frame.
+    let closing = read(&mut socket, &seen, |_| false)
+        .await
+        .expect("a closing frame");
+    bridge.stopped().await;
+    assert_eq!(closing["resume"][0]["sub"], "s");
+    assert_eq!(closing["resume"][0]["topic"], json!(topic));
+    let offsets = closing["resume"][0]["offsets"].clone();
+    assert_eq!(
+        json!({ "offsets": offsets }),
+        resume_from(&seen.lock().unwrap()),
+        "the closing frame resumes after the last record the client got"
+    );
+
+    let bridge = Bridge::start().await;
+    let mut socket = bridge.connect().await;
+    send(
+        &mut socket,
+        json!({"type":"subscribe","id":"s","topic":topic,"from":{"offsets":offsets}}),
+    )
+    .await;
+    read(&mut socket, &seen, |n| n >= TOTAL).await;
+    let produced = producing.await.unwrap();
+    assert!(
+        tokio::time::timeout(
+            Duration::from_millis(700),
+            read(&mut socket, &seen, |_| false)
+        )
+        .await
+        .is_err()
+    );
+    assert_exactly_once(&seen.lock().unwrap(), &produced);
+}
