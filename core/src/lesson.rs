@@ -321,6 +321,11 @@ fn tracker_at(trace: &Trace, row: &Step) -> Vec<TrackerColumn> {
 pub const KEY_FIELD: &str = "@key";
 pub const PARTITION_FIELD: &str = "@partition";
 
+/// What the event editor says about its lines, next to it.
+pub const EDITOR_HINT: &str = "One JSON event per line. Optional \"@key\" (a string) and \
+    \"@partition\" (a number) fields set the record's key and partition; each partition \
+    numbers its records from offset 0.";
+
 /// One event as a line of the event editor: its JSON value, preceded by `"@key"` and
 /// `"@partition"` when the record has a key or lives on another partition than 0.
 /// Text that was not JSON stays as it was, so a mistake is shown, not dropped.

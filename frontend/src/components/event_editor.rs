@@ -1,5 +1,6 @@
 use std::rc::Rc;
 
+use eventfold_core::lesson;
 use web_sys::HtmlTextAreaElement;
 use yew::prelude::*;
 
@@ -31,6 +32,7 @@ pub fn EventEditor(props: &EventEditorProps) -> Html {
             <label for="event-editor"><h3>{ "Events (NDJSON, one per line)" }</h3></label>
             <textarea id="event-editor" data-testid="event-editor" spellcheck="false"
                 rows="8" value={props.text.clone()} {oninput} />
+            <p class="muted">{ lesson::EDITOR_HINT }</p>
             if !props.errors.is_empty() {
                 <ul class="errors">
                     { for props.errors.iter().map(|error| {
