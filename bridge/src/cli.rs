@@ -30,7 +30,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
 pub struct Source {
-    /// A built-in lesson: bank, bank-002, orders or users.
+    /// A built-in lesson: bank, orders, users, … (a name that is not one lists them all).
     #[arg(long, value_name = "NAME")]
     pub scenario: Option<String>,
     /// An NDJSON file, one event per line (offset = 0-based line index); `-` reads stdin.
