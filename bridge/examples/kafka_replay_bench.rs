@@ -122,15 +122,13 @@ async fn main() {
         let mut read = 0i64;
         let mut batches = 0;
         'drain: while let Some(batch) = subscription.batches.recv().await {
-            let Delivery::Records(batch) = batch.expect("batch") else {
+            let Delivery::Encoded(batch) = batch.expect("batch") else {
                 continue;
             };
             batches += 1;
-            for record in batch {
-                read += 1;
-                if record.offset + 1 >= high {
-                    break 'drain;
-                }
+            read += batch.count as i64;
+            if batch.last.iter().any(|&(_, last)| last + 1 >= high) {
+                break 'drain;
             }
         }
         bridge_times.push(t.elapsed());
@@ -172,10 +170,10 @@ async fn main() {
             .await
             .expect("produce");
         'wait: while let Some(batch) = tail.batches.recv().await {
-            let Delivery::Records(batch) = batch.expect("batch") else {
+            let Delivery::Encoded(batch) = batch.expect("batch") else {
                 continue;
             };
-            if batch.iter().any(|r| r.offset == offset) {
+            if batch.last.iter().any(|&(_, last)| last >= offset) {
                 break 'wait;
             }
         }

@@ -51,11 +51,32 @@ pub struct ProduceRequest {
 pub enum Delivery {
     /// Records in offset order per partition.
     Records(Vec<Record>),
+    /// The same, already in their wire text: what the Kafka backend sends a WebSocket
+    /// session, so a record's JSON is copied rather than parsed and printed again.
+    Encoded(EncodedRecords),
     /// The partition's position reached the high watermark seen at subscribe time, after
     /// the records sent before this. A partition whose log ends in transaction markers or
     /// aborted records never delivers its offset `high - 1`, so only the backend can
     /// tell (librdkafka's end-of-partition event).
     Reached(i32),
+}
+
+/// Records in their wire text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedRecords {
+    /// A JSON array of records, each as `core::wire::Record` serializes.
+    pub json: String,
+    /// How many records the array holds.
+    pub count: usize,
+    /// The last offset of every partition in the array.
+    pub last: Vec<(i32, i64)>,
+}
+
+impl EncodedRecords {
+    /// The records, parsed back (for tests and tools; the session sends the text).
+    pub fn records(&self) -> Result<Vec<Record>, serde_json::Error> {
+        serde_json::from_str(&self.json)
+    }
 }
 
 /// One item of a subscription's channel.

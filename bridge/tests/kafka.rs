@@ -178,6 +178,10 @@ async fn receive(batches: &mut tokio::sync::mpsc::Receiver<Batch>, count: usize)
     while records.len() < count {
         match tokio::time::timeout_at(deadline, batches.recv()).await {
             Ok(Some(Ok(Delivery::Records(batch)))) => records.extend(batch),
+            Ok(Some(Ok(Delivery::Encoded(batch)))) => {
+                let batch = batch.records().expect("the wire text parses as records");
+                records.extend(batch);
+            }
             Ok(Some(Ok(Delivery::Reached(_)))) => {}
             Ok(Some(Err(e))) => panic!("subscription error: {e:?}"),
             Ok(None) => panic!("subscription ended after {} records", records.len()),

@@ -21,7 +21,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use regex::Regex;
 use tokio::sync::{mpsc, watch};
 
-use super::subscription::{self, Pump};
+use super::subscription::{self, Pump, QuietEof};
 use crate::backend::{
     Backend, BackendError, Health, ProduceRequest, SubscribeRequest, Subscription,
 };
@@ -312,9 +312,9 @@ impl Inner {
         for &p in &selected {
             marks.insert(p, self.watermarks(topic, p)?);
         }
-        let consumer: BaseConsumer = self
+        let consumer: BaseConsumer<QuietEof> = self
             .consumer_config()
-            .create()
+            .create_with_context(QuietEof)
             .map_err(|e| kafka_error("cannot create a Kafka consumer", e))?;
         let starts = start_offsets(&consumer, topic, &request.from, &marks)?;
 
@@ -347,6 +347,10 @@ impl Inner {
             paused: paused_rx,
             high: high.clone(),
             stop_at_high: until_high,
+            // A replay to the high watermark feeds `eventfold replay`, which folds
+            // records; a subscription feeds a WebSocket, which sends text.
+            encoded: !until_high,
+            topic: topic.to_owned(),
         };
         subscription::spawn(pump, topic)?;
         Ok(Subscription {
@@ -383,7 +387,7 @@ fn partition_range(ids: &[i32]) -> String {
 
 /// The first offset to read in each partition, checked against the watermarks.
 fn start_offsets(
-    consumer: &BaseConsumer,
+    consumer: &BaseConsumer<QuietEof>,
     topic: &str,
     from: &StartFrom,
     marks: &BTreeMap<i32, (i64, i64)>,

@@ -9,17 +9,19 @@
 //! and fetching resumes where it stopped.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use eventfold_core::wire::{ErrorCode, Record, WireBytes, WireHeader};
+use rdkafka::ClientContext;
 use rdkafka::TopicPartitionList;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use tokio::sync::{mpsc, watch};
 
 use super::backend::kafka_error;
-use crate::backend::{BackendError, Batch, Delivery};
+use crate::backend::{BackendError, Batch, Delivery, EncodedRecords};
 
 /// The most records in one batch.
 pub const MAX_BATCH_RECORDS: usize = 500;
@@ -33,7 +35,7 @@ const IDLE_POLL: Duration = Duration::from_millis(100);
 
 /// What the pump thread owns.
 pub(crate) struct Pump {
-    pub consumer: BaseConsumer,
+    pub consumer: BaseConsumer<QuietEof>,
     pub assignment: TopicPartitionList,
     pub tx: mpsc::Sender<Batch>,
     pub paused: watch::Receiver<bool>,
@@ -43,7 +45,28 @@ pub(crate) struct Pump {
     /// A replay to the high watermark: the pump delivers nothing at or past `high` and
     /// ends once every partition reached it.
     pub stop_at_high: bool,
+    /// Send records in their wire text ([`Delivery::Encoded`], for a WebSocket) rather
+    /// than as [`Record`]s.
+    pub encoded: bool,
+    pub topic: String,
 }
+
+/// The context of a subscription's consumer. rdkafka hands every error event to the
+/// context before the pump sees it, and the default context logs it as an error: with
+/// `enable.partition.eof` on, that is one error line per subscription reaching the end
+/// of a partition, which is how a replay knows it caught up, not a failure.
+pub(crate) struct QuietEof;
+
+impl ClientContext for QuietEof {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF) {
+            return;
+        }
+        tracing::error!("librdkafka: {error}: {reason}");
+    }
+}
+
+impl ConsumerContext for QuietEof {}
 
 /// Starts the pump on a thread of its own.
 pub(crate) fn spawn(pump: Pump, topic: &str) -> Result<(), BackendError> {
@@ -68,15 +91,21 @@ pub(crate) fn spawn(pump: Pump, topic: &str) -> Result<(), BackendError> {
 /// `acct-1`: bytes whose first character cannot start a JSON value are not handed to the
 /// JSON parser, whose failure costs an allocated error per record.
 fn encode(bytes: &[u8]) -> WireBytes {
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    let may_be_json = matches!(
-        first,
-        Some(b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n')
-    );
-    if !may_be_json && let Ok(text) = std::str::from_utf8(bytes) {
+    if !may_be_json(bytes)
+        && let Ok(text) = std::str::from_utf8(bytes)
+    {
         return WireBytes(serde_json::Value::String(text.to_owned()));
     }
     WireBytes::encode(bytes)
+}
+
+/// Whether the first character of `bytes` can start a JSON value.
+fn may_be_json(bytes: &[u8]) -> bool {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    matches!(
+        first,
+        Some(b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n')
+    )
 }
 
 /// The wire form of a Kafka record: key, value and header values as JSON, text or
@@ -103,6 +132,172 @@ pub fn record(message: &BorrowedMessage<'_>) -> Record {
         timestamp: message.timestamp().to_millis().unwrap_or(-1),
         headers,
         value: message.payload().map(encode),
+    }
+}
+
+/// A batch being filled, as records or as wire text.
+struct Batcher {
+    encoded: bool,
+    records: Vec<Record>,
+    /// `[`, then records separated by commas; `]` is added by `take`.
+    json: Vec<u8>,
+    count: usize,
+    last: BTreeMap<i32, i64>,
+    /// The topic as a JSON string, written into every record.
+    topic_json: String,
+}
+
+impl Batcher {
+    fn new(encoded: bool, topic: &str) -> Batcher {
+        Batcher {
+            encoded,
+            records: Vec::new(),
+            json: Vec::new(),
+            count: 0,
+            last: BTreeMap::new(),
+            topic_json: serde_json::to_string(topic).unwrap_or_else(|_| "\"\"".into()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.count
+    }
+
+    fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    fn push(&mut self, message: &BorrowedMessage<'_>) {
+        self.count += 1;
+        if !self.encoded {
+            self.records.push(record(message));
+            return;
+        }
+        self.json.push(if self.count == 1 { b'[' } else { b',' });
+        write_record(&mut self.json, &self.topic_json, message);
+        let last = self.last.entry(message.partition()).or_insert(i64::MIN);
+        *last = (*last).max(message.offset());
+    }
+
+    fn take(&mut self) -> Delivery {
+        let count = std::mem::take(&mut self.count);
+        if !self.encoded {
+            return Delivery::Records(std::mem::take(&mut self.records));
+        }
+        let mut json = std::mem::take(&mut self.json);
+        json.push(b']');
+        // Only JSON text and `str`s were written.
+        let json = String::from_utf8(json).unwrap_or_else(|_| "[]".into());
+        Delivery::Encoded(EncodedRecords {
+            json,
+            count,
+            last: std::mem::take(&mut self.last).into_iter().collect(),
+        })
+    }
+}
+
+/// Writes one record as [`record`]'s wire form serializes, straight from the message's
+/// bytes: a JSON key or value is copied as it is once checked, not parsed into a tree and
+/// printed again, which is most of the work of relaying small JSON records.
+fn write_record(out: &mut Vec<u8>, topic_json: &str, message: &BorrowedMessage<'_>) {
+    out.extend_from_slice(b"{\"topic\":");
+    out.extend_from_slice(topic_json.as_bytes());
+    let _ = write!(
+        out,
+        ",\"partition\":{},\"offset\":{},\"key\":",
+        message.partition(),
+        message.offset()
+    );
+    write_bytes(out, message.key());
+    let timestamp = message.timestamp().to_millis().unwrap_or(-1);
+    let _ = write!(out, ",\"timestamp\":{timestamp},\"headers\":[");
+    if let Some(headers) = message.headers() {
+        for (i, h) in headers.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"name\":");
+            let _ = serde_json::to_writer(&mut *out, h.key);
+            out.extend_from_slice(b",\"value\":");
+            write_bytes(out, h.value);
+            out.push(b'}');
+        }
+    }
+    out.extend_from_slice(b"],\"value\":");
+    write_bytes(out, message.payload());
+    out.push(b'}');
+}
+
+/// Bytes as [`WireBytes::encode`] has them: JSON as itself, UTF-8 text as a string, else
+/// `{"base64":…}`; `null` for none.
+fn write_bytes(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
+    let Some(bytes) = bytes else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    match std::str::from_utf8(bytes) {
+        Ok(text) if may_be_json(bytes) && serde_json::from_str::<ValidJson>(text).is_ok() => {
+            out.extend_from_slice(text.as_bytes());
+        }
+        Ok(text) => {
+            let _ = serde_json::to_writer(&mut *out, text);
+        }
+        Err(_) => {
+            let _ = serde_json::to_writer(&mut *out, &WireBytes::encode(bytes));
+        }
+    }
+}
+
+/// Text that `serde_json::Value` would accept, checked without building the value: the
+/// same parser runs (`deserialize_any`, so numbers out of f64's range and lone
+/// surrogates fail as they do for `Value`), and nothing is kept.
+struct ValidJson;
+
+impl<'de> serde::Deserialize<'de> for ValidJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<ValidJson, D::Error> {
+        deserializer.deserialize_any(ValidJson)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ValidJson {
+    type Value = ValidJson;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<ValidJson, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<ValidJson, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<ValidJson, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<ValidJson, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<ValidJson, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_unit<E>(self) -> Result<ValidJson, E> {
+        Ok(ValidJson)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ValidJson, A::Error> {
+        while seq.next_element::<ValidJson>()?.is_some() {}
+        Ok(ValidJson)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ValidJson, A::Error> {
+        while map.next_entry::<ValidJson, ValidJson>()?.is_some() {}
+        Ok(ValidJson)
     }
 }
 
@@ -138,7 +333,7 @@ enum Polled {
 
 impl Pump {
     fn run(mut self) {
-        let mut batch: Vec<Record> = Vec::with_capacity(MAX_BATCH_RECORDS);
+        let mut batch = Batcher::new(self.encoded, &self.topic);
         let mut paused = false;
         let mut done = BTreeSet::new();
         loop {
@@ -147,7 +342,7 @@ impl Pump {
             }
             if self.finished(&done) {
                 if !batch.is_empty() {
-                    let _ = self.tx.blocking_send(Ok(Delivery::Records(batch)));
+                    let _ = self.tx.blocking_send(Ok(batch.take()));
                 }
                 return;
             }
@@ -189,15 +384,7 @@ impl Pump {
             }
             // A full channel blocks here: the session is behind, and librdkafka stops
             // fetching once its small prefetch is full.
-            if !batch.is_empty()
-                && self
-                    .tx
-                    .blocking_send(Ok(Delivery::Records(std::mem::replace(
-                        &mut batch,
-                        Vec::with_capacity(MAX_BATCH_RECORDS),
-                    ))))
-                    .is_err()
-            {
+            if !batch.is_empty() && self.tx.blocking_send(Ok(batch.take())).is_err() {
                 return;
             }
         }
@@ -210,28 +397,18 @@ impl Pump {
     /// Marks partition `p` as having reached its subscribe-time high watermark: the
     /// records before it go out first, then [`Delivery::Reached`], once per partition.
     /// False when the session is gone.
-    fn reached(&self, p: i32, batch: &mut Vec<Record>, done: &mut BTreeSet<i32>) -> bool {
+    fn reached(&self, p: i32, batch: &mut Batcher, done: &mut BTreeSet<i32>) -> bool {
         if !self.high.contains_key(&p) || !done.insert(p) {
             return true;
         }
-        if !batch.is_empty()
-            && self
-                .tx
-                .blocking_send(Ok(Delivery::Records(std::mem::take(batch))))
-                .is_err()
-        {
+        if !batch.is_empty() && self.tx.blocking_send(Ok(batch.take())).is_err() {
             return false;
         }
         self.tx.blocking_send(Ok(Delivery::Reached(p))).is_ok()
     }
 
     /// Polls once; a record goes into `batch` unless it lies past a replay's end.
-    fn poll(
-        &mut self,
-        timeout: Duration,
-        batch: &mut Vec<Record>,
-        done: &mut BTreeSet<i32>,
-    ) -> Polled {
+    fn poll(&mut self, timeout: Duration, batch: &mut Batcher, done: &mut BTreeSet<i32>) -> Polled {
         match self.consumer.poll(timeout) {
             Some(Ok(message)) => {
                 let (p, offset) = (message.partition(), message.offset());
@@ -239,7 +416,7 @@ impl Pump {
                 // A replay to the high watermark delivers nothing past it (a partition
                 // without records to replay is not even assigned).
                 if !self.stop_at_high || high.is_some_and(|high| offset < high) {
-                    batch.push(record(&message));
+                    batch.push(&message);
                 }
                 if high.is_some_and(|high| offset + 1 >= high) && !self.reached(p, batch, done) {
                     return Polled::End;
@@ -262,12 +439,7 @@ impl Pump {
                     tracing::warn!("subscription: {error} (librdkafka retries by itself)");
                     return Polled::Nothing;
                 };
-                if !batch.is_empty()
-                    && self
-                        .tx
-                        .blocking_send(Ok(Delivery::Records(std::mem::take(batch))))
-                        .is_err()
-                {
+                if !batch.is_empty() && self.tx.blocking_send(Ok(batch.take())).is_err() {
                     return Polled::End;
                 }
                 let _ = self.tx.blocking_send(Err(error));
@@ -301,5 +473,44 @@ mod tests {
             assert_eq!(encode(bytes), WireBytes::encode(bytes), "{bytes:?}");
         }
         assert_eq!(encode(b"acct-1").0, json!("acct-1"));
+    }
+
+    /// The text a WebSocket gets for a key or value means what `WireBytes::encode`'s
+    /// value means, including for what `serde_json::Value` refuses.
+    #[test]
+    fn the_wire_text_of_bytes_parses_to_what_encode_gives() {
+        let check = |bytes: Option<&[u8]>, expected: serde_json::Value| {
+            let mut out = Vec::new();
+            write_bytes(&mut out, bytes);
+            let parsed: serde_json::Value = serde_json::from_slice(&out)
+                .unwrap_or_else(|e| panic!("{bytes:?} gave {out:?}: {e}"));
+            assert_eq!(parsed, expected, "{bytes:?}");
+            if let Some(bytes) = bytes {
+                assert_eq!(WireBytes::encode(bytes).0, expected, "{bytes:?}");
+            }
+        };
+        check(None, json!(null));
+        check(
+            Some(br#" {"type":"deposit","amount":5} "#),
+            json!({"type":"deposit","amount":5}),
+        );
+        check(
+            Some(b"[1, 2.5, -3, true, null]"),
+            json!([1, 2.5, -3, true, null]),
+        );
+        check(Some(b"acct-1"), json!("acct-1"));
+        check(Some(b""), json!(""));
+        check(Some(br#""quoted""#), json!("quoted"));
+        check(Some(b"nope"), json!("nope"));
+        check(Some(b"42abc"), json!("42abc"));
+        // Out of f64's range: Value refuses it, so it is text, not a bare 1e999 that
+        // a JSON parser could not read back.
+        check(Some(b"1e999"), json!("1e999"));
+        check(Some(br#"{"a":1e999}"#), json!(r#"{"a":1e999}"#));
+        check(Some(br#""\ud800""#), json!(r#""\ud800""#));
+        let deep = "[".repeat(200) + &"]".repeat(200);
+        check(Some(deep.as_bytes()), json!(deep));
+        check(Some(&[0xff, 0x00]), json!({"base64": "/wA="}));
+        check(Some(b"\"caf\xc3\xa9\""), json!("caf\u{e9}"));
     }
 }

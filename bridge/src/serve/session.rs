@@ -700,6 +700,32 @@ impl Forwarder {
                     behind.remove(&p);
                     continue;
                 }
+                Some(Ok(Delivery::Encoded(batch))) if batch.count == 0 => continue,
+                Some(Ok(Delivery::Encoded(batch))) => {
+                    for &(p, last) in &batch.last {
+                        if behind.get(&p).is_some_and(|high| last >= high - 1) {
+                            behind.remove(&p);
+                        }
+                    }
+                    // The frame `ServerMessage::Records` would print, around records
+                    // already in their wire text.
+                    let sub = serde_json::to_string(&self.sub).expect("a string serializes");
+                    let text = format!(
+                        r#"{{"type":"records","sub":{sub},"records":{}}}"#,
+                        batch.json
+                    );
+                    Outbound::Records {
+                        sub: self.sub.clone(),
+                        topic: self.topic.clone(),
+                        text,
+                        count: batch.count as u64,
+                        next: batch
+                            .last
+                            .iter()
+                            .map(|&(p, last)| (p, last.saturating_add(1)))
+                            .collect(),
+                    }
+                }
                 Some(Ok(Delivery::Records(records))) if records.is_empty() => continue,
                 Some(Ok(Delivery::Records(records))) => {
                     let mut next: BTreeMap<i32, i64> = BTreeMap::new();
