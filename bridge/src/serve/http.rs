@@ -179,10 +179,10 @@ async fn upgrade<B: Backend>(
 
 /// The chunk a WebSocket reads the client's bytes in. tungstenite zero-fills its whole
 /// read chunk (128 KiB by default) before reading into it, so the default costs every
-/// connection 128 KiB of resident memory: 1 000 idle tailing clients held 145 MiB more
-/// than their subscriptions. Clients send small requests; a larger frame is just read in
-/// more chunks.
-pub const WS_READ_BUFFER: usize = 8 << 10;
+/// connection 128 KiB of resident memory: with it, the bridge held 375 MiB for 1 000
+/// idle tailing clients, 254 MiB with 4 KiB (docs/perf.md). Clients send small requests;
+/// a larger frame is just read in more chunks.
+pub const WS_READ_BUFFER: usize = 4 << 10;
 
 /// Closes a fresh socket with `code` and waits briefly for the client's close reply,
 /// so the client sees the code rather than a dropped connection.
