@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use assert_cmd::cargo::CommandCargoExt;
@@ -17,40 +16,15 @@ use eventfold_bridge::backend::{
 use eventfold_bridge::kafka::{KafkaArgs, KafkaBackend};
 use eventfold_core::sim::partitioner::partition_for_key;
 use eventfold_core::wire::{ErrorCode, Record, WireBytes, WireHeader};
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use regex::Regex;
 use serde_json::{Value, json};
 
-/// How long a test waits for records before it fails.
-const WAIT: Duration = Duration::from_secs(20);
+mod common;
 
-/// The broker's address, checked once: a test without a broker fails with directions.
-fn broker() -> &'static str {
-    static BROKER: OnceLock<String> = OnceLock::new();
-    BROKER.get_or_init(|| {
-        let address =
-            std::env::var("EVENTFOLD_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".to_owned());
-        let admin: AdminClient<DefaultClientContext> = client_config(&address)
-            .create()
-            .expect("create an admin client");
-        if let Err(e) = admin.inner().fetch_metadata(None, Duration::from_secs(10)) {
-            panic!(
-                "no Kafka broker answers at {address} ({e}): start one with `scripts/kafka start` \
-                 (or set EVENTFOLD_KAFKA=HOST:PORT); scripts/test does this itself"
-            );
-        }
-        address
-    })
-}
-
-fn client_config(address: &str) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", address);
-    config
-}
+use common::{WAIT, broker, client_config, new_topic};
 
 fn kafka_args() -> KafkaArgs {
     KafkaArgs {
@@ -62,50 +36,6 @@ fn kafka_args() -> KafkaArgs {
 fn backend(allow_produce: bool) -> KafkaBackend {
     let config = kafka_args().client_config().expect("client config");
     KafkaBackend::new(config, None, allow_produce).expect("backend")
-}
-
-/// Creates a topic with a unique name starting with `eventfold-test-{name}-`.
-async fn new_topic(name: &str, partitions: i32) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let topic = format!("eventfold-test-{name}-{}-{nanos}", std::process::id());
-    let admin: AdminClient<DefaultClientContext> =
-        client_config(broker()).create().expect("admin client");
-    let results = admin
-        .create_topics(
-            &[NewTopic::new(
-                &topic,
-                partitions,
-                TopicReplication::Fixed(1),
-            )],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-        )
-        .await
-        .expect("create_topics");
-    for result in results {
-        result.unwrap_or_else(|(t, e)| panic!("cannot create topic {t}: {e}"));
-    }
-    // The broker answers before every partition has a leader; wait until metadata shows
-    // them all with one, so the first produce does not race the creation.
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let metadata = admin
-            .inner()
-            .fetch_metadata(Some(&topic), Duration::from_secs(5))
-            .expect("metadata");
-        let ready = metadata.topics().iter().any(|t| {
-            t.name() == topic
-                && t.partitions().len() == partitions as usize
-                && t.partitions().iter().all(|p| p.leader() >= 0)
-        });
-        if ready {
-            return topic;
-        }
-        assert!(Instant::now() < deadline, "topic {topic} has no leaders");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// A producer independent of the code under test, placing keys as Java clients do.
@@ -229,7 +159,7 @@ fn eventfold(args: &[&str]) -> (i32, String, String) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_of_a_topic_prints_the_balance_of_seed_000() {
-    let topic = new_topic("replay", 1).await;
+    let topic = new_topic("eventfold-test", "replay", 1).await;
     produce_json(&topic, "acct-1", &seed_000()).await;
 
     let (status, stdout, stderr) = eventfold(&[
@@ -257,7 +187,7 @@ async fn replay_of_a_topic_prints_the_balance_of_seed_000() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_of_a_topic_starts_where_from_says_and_stops_at_the_high_watermark() {
-    let topic = new_topic("replay-from", 1).await;
+    let topic = new_topic("eventfold-test", "replay-from", 1).await;
     produce_json(&topic, "acct-1", &seed_000()).await;
 
     let check = |from: &str, expected_state: Value| {
@@ -288,7 +218,7 @@ async fn replay_of_a_topic_starts_where_from_says_and_stops_at_the_high_watermar
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_record_that_is_not_json_is_an_error_row_and_the_balance_stays_right() {
-    let topic = new_topic("raw", 1).await;
+    let topic = new_topic("eventfold-test", "raw", 1).await;
     let payloads: [&[u8]; 5] = [
         br#"{"type":"deposit","amount":100}"#,
         b"not json",
@@ -338,7 +268,7 @@ async fn a_record_that_is_not_json_is_an_error_row_and_the_balance_stays_right()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn subscribe_from_beginning_delivers_every_partition_in_order_with_its_high_watermark() {
-    let topic = new_topic("beginning", 3).await;
+    let topic = new_topic("eventfold-test", "beginning", 3).await;
     let keys: Vec<String> = (0..30).map(|i| format!("acct-{i}")).collect();
     let bodies: Vec<Vec<u8>> = (0..30)
         .map(|i| {
@@ -393,7 +323,7 @@ async fn subscribe_from_beginning_delivers_every_partition_in_order_with_its_hig
 
 #[tokio::test(flavor = "multi_thread")]
 async fn subscribe_from_offsets_and_timestamps_starts_at_the_right_record() {
-    let topic = new_topic("start", 1).await;
+    let topic = new_topic("eventfold-test", "start", 1).await;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -437,7 +367,7 @@ async fn subscribe_from_offsets_and_timestamps_starts_at_the_right_record() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn latest_delivers_only_records_produced_after_subscribe() {
-    let topic = new_topic("latest", 1).await;
+    let topic = new_topic("eventfold-test", "latest", 1).await;
     produce_json(&topic, "acct-1", &seed_000()).await;
     let backend = backend(false);
     let mut sub = backend.subscribe(request(&topic, "latest")).await.unwrap();
@@ -462,7 +392,7 @@ async fn latest_delivers_only_records_produced_after_subscribe() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_subscriptions_are_independent_and_pause_holds_one_back() {
-    let topic = new_topic("two", 1).await;
+    let topic = new_topic("eventfold-test", "two", 1).await;
     produce_json(&topic, "acct-1", &seed_000()).await;
     let backend = backend(false);
     let mut a = backend
@@ -496,7 +426,7 @@ async fn two_subscriptions_are_independent_and_pause_holds_one_back() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn produce_is_acknowledged_with_its_place_and_read_back_by_a_subscriber_and_kcat() {
-    let topic = new_topic("produce", 1).await;
+    let topic = new_topic("eventfold-test", "produce", 1).await;
     produce_json(&topic, "acct-1", &seed_000()).await;
     let backend = backend(true);
     assert!(backend.produce_allowed());
@@ -553,7 +483,7 @@ async fn produce_is_acknowledged_with_its_place_and_read_back_by_a_subscriber_an
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_record_larger_than_kafka_takes_is_too_large() {
-    let topic = new_topic("too-large", 1).await;
+    let topic = new_topic("eventfold-test", "too-large", 1).await;
     let backend = backend(true);
     let result = backend
         .produce(ProduceRequest {
@@ -578,7 +508,7 @@ async fn a_record_larger_than_kafka_takes_is_too_large() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_land_in_the_partition_the_simulator_predicts() {
-    let topic = new_topic("murmur2", 3).await;
+    let topic = new_topic("eventfold-test", "murmur2", 3).await;
     let backend = backend(true);
     for i in 0..24 {
         let key = format!("acct-{i}");
@@ -659,7 +589,7 @@ async fn unknown_topics_are_refused_and_not_created() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn offsets_outside_the_log_are_refused_with_the_valid_range() {
-    let topic = new_topic("range", 2).await;
+    let topic = new_topic("eventfold-test", "range", 2).await;
     let records: Vec<_> = (0..3)
         .map(|_| (Some("acct-1"), Some(&b"{}"[..]), None))
         .collect();
@@ -712,7 +642,7 @@ async fn offsets_outside_the_log_are_refused_with_the_valid_range() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn list_topics_shows_watermarks_and_only_what_the_filter_lets_through() {
-    let topic = new_topic("list", 2).await;
+    let topic = new_topic("eventfold-test", "list", 2).await;
     produce_all(&topic, &[(Some("acct-1"), Some(&b"{}"[..]), None)]).await;
     let filter = Regex::new(&format!("^{}$", regex::escape(&topic))).unwrap();
     let config = kafka_args().client_config().unwrap();
@@ -731,7 +661,7 @@ async fn list_topics_shows_watermarks_and_only_what_the_filter_lets_through() {
     assert_eq!(highs, expected);
 
     // A topic outside the filter is as unknown as a missing one.
-    let other = new_topic("list-hidden", 1).await;
+    let other = new_topic("eventfold-test", "list-hidden", 1).await;
     check_refused(
         backend
             .subscribe(request(&other, "beginning"))

@@ -9,15 +9,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use eventfold_bridge::kafka::{KafkaArgs, KafkaBackend};
 use eventfold_bridge::serve::{self, ServeConfig, ServeError};
 use futures_util::{SinkExt, StreamExt};
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use serde_json::{Value, json};
@@ -30,76 +28,16 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// How long a test waits for a frame, a topic or a delivery before it fails.
-const WAIT: Duration = Duration::from_secs(20);
+mod common;
+
+use common::{WAIT, broker, new_topic};
 
 /// A (partition, offset).
 type Place = (i32, i64);
 
-fn broker() -> &'static str {
-    static BROKER: OnceLock<String> = OnceLock::new();
-    BROKER.get_or_init(|| {
-        let address =
-            std::env::var("EVENTFOLD_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".to_owned());
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &address)
-            .create()
-            .expect("admin client");
-        if let Err(e) = admin.inner().fetch_metadata(None, Duration::from_secs(10)) {
-            panic!(
-                "no Kafka broker answers at {address} ({e}): start one with `scripts/kafka start` \
-                 (or set EVENTFOLD_KAFKA=HOST:PORT); scripts/test does this itself"
-            );
-        }
-        address
-    })
-}
-
 /// A client of the broker, independent of the code under test.
 fn config() -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", broker());
-    config
-}
-
-async fn new_topic(name: &str, partitions: i32) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let topic = format!("eventfold-ws-{name}-{}-{nanos}", std::process::id());
-    let admin: AdminClient<DefaultClientContext> = config().create().expect("admin client");
-    let results = admin
-        .create_topics(
-            &[NewTopic::new(
-                &topic,
-                partitions,
-                TopicReplication::Fixed(1),
-            )],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-        )
-        .await
-        .expect("create_topics");
-    for result in results {
-        result.unwrap_or_else(|(t, e)| panic!("cannot create topic {t}: {e}"));
-    }
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let metadata = admin
-            .inner()
-            .fetch_metadata(Some(&topic), Duration::from_secs(5))
-            .expect("metadata");
-        let ready = metadata.topics().iter().any(|t| {
-            t.name() == topic
-                && t.partitions().len() == partitions as usize
-                && t.partitions().iter().all(|p| p.leader() >= 0)
-        });
-        if ready {
-            return topic;
-        }
-        assert!(Instant::now() < deadline, "topic {topic} has no leaders");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::client_config(broker())
 }
 
 /// The high watermark of every partition, as a consumer independent of the bridge sees it.
@@ -220,7 +158,7 @@ fn places(frame: &Value) -> Vec<Place> {
 /// caught_up still comes, with the high watermarks the broker reports.
 #[tokio::test(flavor = "multi_thread")]
 async fn caught_up_arrives_when_partitions_end_in_transaction_markers() {
-    let topic = new_topic("txn", 2).await;
+    let topic = new_topic("eventfold-ws", "txn", 2).await;
     let producer: FutureProducer = config()
         .set("transactional.id", format!("{topic}-producer"))
         .set("linger.ms", "0")
@@ -361,7 +299,7 @@ const TOTAL: usize = 2_000;
 /// and subscribes again from the offsets after the last records it saw.
 #[tokio::test(flavor = "multi_thread")]
 async fn reconnecting_with_the_offsets_last_seen_delivers_every_record_exactly_once() {
-    let topic = new_topic("reconnect", 3).await;
+    let topic = new_topic("eventfold-ws", "reconnect", 3).await;
     let producing = produce_in_background(&topic, TOTAL);
     let bridge = Bridge::start().await;
     let seen = Mutex::new(Vec::new());
@@ -401,7 +339,7 @@ async fn reconnecting_with_the_offsets_last_seen_delivers_every_record_exactly_o
 /// stopped, and a new bridge resumes from there.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_offsets_of_a_shutdowns_closing_frame_resume_exactly_once() {
-    let topic = new_topic("closing", 3).await;
+    let topic = new_topic("eventfold-ws", "closing", 3).await;
     let producing = produce_in_background(&topic, TOTAL);
     let mut bridge = Bridge::start().await;
     let seen = Mutex::new(Vec::new());
