@@ -21,6 +21,7 @@
 //! - [`display`]: state printed as the seeds print it (`{orderId: 123, status: 'created'}`).
 //! - [`diff`]: what changed between two states, and state printed with it marked.
 //! - [`dedupe`]: a projection wrapper that applies each event id once.
+//! - [`invariant`]: rules such as `balance >= 0` checked over a whole log.
 //! - [`quiz`]: multiple-choice questions generated from a trace.
 //! - [`lesson`]: what the page shows of a step: flow stages, key moments, topic log,
 //!   status tracker ([`lesson::Frame`]), and its `#scenario=…&step=…` address.
@@ -33,6 +34,7 @@ pub mod diff;
 pub mod display;
 pub mod envelope;
 pub mod fold;
+pub mod invariant;
 pub mod lesson;
 pub mod ndjson;
 pub mod projection;

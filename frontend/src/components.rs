@@ -8,6 +8,7 @@ pub mod lesson_intro;
 pub mod process_table;
 pub mod projection_editor;
 pub mod quiz;
+pub mod scan;
 pub mod scenario_select;
 pub mod state_view;
 pub mod topic_log;

@@ -33,6 +33,7 @@ use components::lesson_intro::LessonIntro;
 use components::process_table::ProcessTable;
 use components::projection_editor::ProjectionEditor;
 use components::quiz::Quiz;
+use components::scan::Scan;
 use components::scenario_select::ScenarioSelect;
 use components::state_view::StateView;
 use components::topic_log::TopicLog;
@@ -131,6 +132,9 @@ fn App() -> Html {
             <ProcessTable rows={sim.rows.clone()} current={sim.step()} on_pick={on_pick.clone()} />
             <TopicLog topic={sim.topic} frame={frame.clone()} />
             <Tracker frame={frame.clone()} />
+            <Scan text={sim.invariant_text.clone()} error={sim.invariant_error.clone()}
+                violations={sim.violations.clone()} on_edit={send(Action::EditInvariant)}
+                on_pick={on_pick.clone()} />
             <Quiz key={format!("{}-{}", sim.lesson, sim.generation)} questions={sim.quiz.clone()} on_pick={on_pick.clone()} />
             <div class="editors">
                 <EventEditor text={sim.events_text.clone()} errors={sim.log_errors.clone()}

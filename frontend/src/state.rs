@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use eventfold_core::decl::{self, Spec};
+use eventfold_core::invariant::Invariant;
 use eventfold_core::lesson::{self, Frame};
 use eventfold_core::quiz::{self, Question};
 use eventfold_core::scenario::Command;
@@ -66,6 +67,12 @@ pub struct Sim {
     pub playing: bool,
     /// Index into [`SPEEDS`].
     pub speed: usize,
+    /// The scan's invariant, exactly as typed (empty: no scan).
+    pub invariant_text: String,
+    /// Why the invariant's text does not parse.
+    pub invariant_error: Option<String>,
+    /// The rows that break the invariant: their step and the line the list shows.
+    pub violations: Rc<[(u64, String)]>,
 }
 
 pub enum Action {
@@ -89,6 +96,8 @@ pub enum Action {
     /// Issues one of the lesson's commands: its event is appended to the log, and
     /// the replay moves to the end to show what it did.
     Command(usize),
+    /// The scan's invariant was edited.
+    EditInvariant(String),
 }
 
 /// A folded log and what the page lists of it.
@@ -166,7 +175,26 @@ impl Sim {
             trace: folded.trace,
             playing: false,
             speed: 1,
+            invariant_text: String::new(),
+            invariant_error: None,
+            violations: Rc::new([]),
         }
+    }
+
+    /// Checks the invariant over the whole trace, once per fold or edit of it.
+    fn scan(&mut self) {
+        let parsed = (!self.invariant_text.trim().is_empty())
+            .then(|| Invariant::parse(&self.invariant_text))
+            .transpose();
+        self.invariant_error = parsed.as_ref().err().map(ToString::to_string);
+        self.violations = match parsed {
+            Ok(Some(invariant)) => invariant
+                .scan(&self.trace)
+                .iter()
+                .map(|violation| (violation.step, violation.text()))
+                .collect(),
+            _ => Rc::new([]),
+        };
     }
 
     /// Replaces the trace, keeping the cursor's row where the new trace still has it.
@@ -177,6 +205,7 @@ impl Sim {
         self.lines = folded.lines;
         self.quiz = folded.quiz;
         self.generation += 1;
+        self.scan();
         self.move_to(self.cursor.step());
     }
 
@@ -307,6 +336,10 @@ impl Reducible for Sim {
                     sim.playing = false;
                     sim.move_to(sim.steps());
                 }
+            }
+            Action::EditInvariant(text) => {
+                sim.invariant_text = text;
+                sim.scan();
             }
         }
         Rc::new(sim)
