@@ -15,6 +15,7 @@
 //! - [`trace`]: the seeds' process table as a [`Trace`] of [`Step`]s, with snapshots for
 //!   time travel ([`Cursor`]).
 //! - [`scenario`]: the seeds' logs, ready to replay.
+//! - [`compare`]: one log folded by two projections, or against its compacted form.
 //! - [`sim`]: Kafka simulated: murmur2 partitioner, partitions and offsets, consumers
 //!   that crash and restart, log compaction.
 //! - [`ndjson`]: logs as NDJSON files (offset = line index).
@@ -28,6 +29,7 @@
 //! - [`wire`]: the bridge protocol's types, shared by bridge and page.
 
 pub mod builtin;
+pub mod compare;
 pub mod decl;
 pub mod dedupe;
 pub mod diff;

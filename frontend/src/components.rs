@@ -1,4 +1,5 @@
 pub mod commands;
+pub mod compare;
 pub mod console;
 pub mod controls;
 pub mod event_editor;

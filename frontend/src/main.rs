@@ -24,6 +24,7 @@ use eventfold_core::builtin;
 use yew::prelude::*;
 
 use components::commands::Commands;
+use components::compare::Compare;
 use components::console::Console;
 use components::controls::Controls;
 use components::event_editor::EventEditor;
@@ -135,6 +136,11 @@ fn App() -> Html {
             <Scan text={sim.invariant_text.clone()} error={sim.invariant_error.clone()}
                 violations={sim.violations.clone()} on_edit={send(Action::EditInvariant)}
                 on_pick={on_pick.clone()} />
+            <Compare names={&builtin::NAMES[..]}
+                own={sim.lesson_projection.as_ref().map(|(p, _)| p.name().to_owned())}
+                selected={sim.compare_name.clone()} comparison={sim.comparison.clone()}
+                compaction={sim.compaction.clone()} on_pick={send(Action::PickCompare)}
+                on_step={on_pick.clone()} />
             <Quiz key={format!("{}-{}", sim.lesson, sim.generation)} questions={sim.quiz.clone()} on_pick={on_pick.clone()} />
             <div class="editors">
                 <EventEditor text={sim.events_text.clone()} errors={sim.log_errors.clone()}

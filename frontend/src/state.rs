@@ -8,6 +8,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
+use eventfold_core::compare::{self, Comparison};
 use eventfold_core::decl::{self, Spec};
 use eventfold_core::invariant::Invariant;
 use eventfold_core::lesson::{self, Frame};
@@ -73,6 +74,12 @@ pub struct Sim {
     pub invariant_error: Option<String>,
     /// The rows that break the invariant: their step and the line the list shows.
     pub violations: Rc<[(u64, String)]>,
+    /// The second projection of the comparison (empty: none).
+    pub compare_name: String,
+    /// The log folded with the current projection and with `compare_name`.
+    pub comparison: Option<Rc<Comparison>>,
+    /// The log against its compacted form.
+    pub compaction: Rc<Comparison>,
 }
 
 pub enum Action {
@@ -98,6 +105,8 @@ pub enum Action {
     Command(usize),
     /// The scan's invariant was edited.
     EditInvariant(String),
+    /// Picks the projection to compare with (empty: none).
+    PickCompare(String),
 }
 
 /// A folded log and what the page lists of it.
@@ -148,6 +157,7 @@ impl Sim {
         let folded = Folded::new(lesson.projection.clone(), lesson.events, lines);
         let mut cursor = Cursor::default();
         cursor.seek(step.unwrap_or(1), &folded.trace);
+        let compaction = Rc::new(compare::compaction(&folded.trace));
         Sim {
             lesson: lesson.id,
             title: lesson.title,
@@ -178,7 +188,28 @@ impl Sim {
             invariant_text: String::new(),
             invariant_error: None,
             violations: Rc::new([]),
+            compare_name: String::new(),
+            comparison: None,
+            compaction,
         }
+    }
+
+    /// A projection the pickers offer by name: a built-in or the lesson's own.
+    fn projection_named(&self, name: &str) -> Option<Arc<dyn Projection>> {
+        builtin::by_name(name).or_else(|| {
+            self.lesson_projection
+                .as_ref()
+                .filter(|(projection, _)| projection.name() == name)
+                .map(|(projection, _)| projection.clone())
+        })
+    }
+
+    /// Folds the log again for the comparisons, once per fold or pick.
+    fn compare(&mut self) {
+        self.comparison = self
+            .projection_named(&self.compare_name)
+            .map(|other| Rc::new(compare::projections(&self.trace, other)));
+        self.compaction = Rc::new(compare::compaction(&self.trace));
     }
 
     /// Checks the invariant over the whole trace, once per fold or edit of it.
@@ -206,6 +237,7 @@ impl Sim {
         self.quiz = folded.quiz;
         self.generation += 1;
         self.scan();
+        self.compare();
         self.move_to(self.cursor.step());
     }
 
@@ -340,6 +372,10 @@ impl Reducible for Sim {
             Action::EditInvariant(text) => {
                 sim.invariant_text = text;
                 sim.scan();
+            }
+            Action::PickCompare(name) => {
+                sim.compare_name = name;
+                sim.compare();
             }
         }
         Rc::new(sim)
