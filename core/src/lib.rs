@@ -23,6 +23,7 @@
 //! - [`diff`]: what changed between two states, and state printed with it marked.
 //! - [`dedupe`]: a projection wrapper that applies each event id once.
 //! - [`invariant`]: rules such as `balance >= 0` checked over a whole log.
+//! - [`keep`]: a session kept across reloads, and a trace exported as JSON.
 //! - [`quiz`]: multiple-choice questions generated from a trace.
 //! - [`lesson`]: what the page shows of a step: flow stages, key moments, topic log,
 //!   status tracker ([`lesson::Frame`]), and its `#scenario=…&step=…` address.
@@ -37,6 +38,7 @@ pub mod display;
 pub mod envelope;
 pub mod fold;
 pub mod invariant;
+pub mod keep;
 pub mod lesson;
 pub mod ndjson;
 pub mod projection;

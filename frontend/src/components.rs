@@ -4,6 +4,7 @@ pub mod console;
 pub mod controls;
 pub mod event_editor;
 pub mod flow;
+pub mod keep;
 pub mod key_moment;
 pub mod lesson_intro;
 pub mod process_table;

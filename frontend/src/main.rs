@@ -16,11 +16,12 @@
 
 mod components;
 mod hooks;
+mod keep;
 mod replay;
 mod state;
 mod url;
 
-use eventfold_core::builtin;
+use eventfold_core::{builtin, keep as kept};
 use yew::prelude::*;
 
 use components::commands::Commands;
@@ -29,6 +30,7 @@ use components::console::Console;
 use components::controls::Controls;
 use components::event_editor::EventEditor;
 use components::flow::Flow;
+use components::keep::Keep;
 use components::key_moment::KeyMomentCard;
 use components::lesson_intro::LessonIntro;
 use components::process_table::ProcessTable;
@@ -48,7 +50,7 @@ use state::{Action, SPEEDS, Sim};
 fn App() -> Html {
     let sim = use_reducer(|| {
         let (id, step) = url::read();
-        Sim::open(id, step)
+        Sim::resume(id, step, keep::load())
     });
     let choices = use_memo((), |_| replay::choices());
     let dispatcher = sim.dispatcher();
@@ -98,6 +100,41 @@ fn App() -> Html {
     use_effect_with((sim.lesson, sim.step()), |(lesson, step)| {
         url::show(lesson, *step);
     });
+    // Every fold (an edit, a pick) and every step is stored, so a reload resumes.
+    use_effect_with((sim.lesson, sim.generation, sim.step()), {
+        let sim = sim.clone();
+        move |_| keep::save(&sim.session())
+    });
+    let on_export_log = {
+        let sim = sim.clone();
+        Callback::from(move |()| {
+            keep::download(
+                &format!("{}.ndjson", sim.lesson),
+                "application/x-ndjson",
+                &sim.events_text,
+            )
+        })
+    };
+    let on_export_trace = {
+        let sim = sim.clone();
+        Callback::from(move |()| {
+            let text = kept::trace_json(&sim.trace);
+            keep::download(
+                &format!("{}-trace.json", sim.lesson),
+                "application/json",
+                &text,
+            )
+        })
+    };
+    let on_import = {
+        let dispatcher = dispatcher.clone();
+        Callback::from(move |file: web_sys::File| {
+            let dispatcher = dispatcher.clone();
+            keep::read(file, move |text| {
+                dispatcher.dispatch(Action::EditEvents(text))
+            });
+        })
+    };
     // For docs/perf.md: the time from navigation to the first rendered table, read
     // by scripts/page-smoke through the Performance API.
     use_effect_with((), |_| {
@@ -142,6 +179,7 @@ fn App() -> Html {
                 compaction={sim.compaction.clone()} on_pick={send(Action::PickCompare)}
                 on_step={on_pick.clone()} />
             <Quiz key={format!("{}-{}", sim.lesson, sim.generation)} questions={sim.quiz.clone()} on_pick={on_pick.clone()} />
+            <Keep {on_export_log} {on_export_trace} {on_import} />
             <div class="editors">
                 <EventEditor text={sim.events_text.clone()} errors={sim.log_errors.clone()}
                     on_edit={send(Action::EditEvents)} on_pick={on_pick} />

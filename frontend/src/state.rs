@@ -11,6 +11,7 @@ use std::sync::Arc;
 use eventfold_core::compare::{self, Comparison};
 use eventfold_core::decl::{self, Spec};
 use eventfold_core::invariant::Invariant;
+use eventfold_core::keep::Session;
 use eventfold_core::lesson::{self, Frame};
 use eventfold_core::quiz::{self, Question};
 use eventfold_core::scenario::Command;
@@ -191,6 +192,38 @@ impl Sim {
             compare_name: String::new(),
             comparison: None,
             compaction,
+        }
+    }
+
+    /// Lesson `id` at `step` (the stored step when `None`), with a stored session's
+    /// edits when it is of the same lesson: a reload keeps the log, the projection
+    /// and the step; a link to another lesson opens that lesson afresh.
+    pub fn resume(id: &str, step: Option<u64>, saved: Option<Session>) -> Sim {
+        let sim = Sim::open(id, step);
+        let Some(saved) = saved.filter(|saved| saved.lesson == sim.lesson) else {
+            return sim;
+        };
+        let mut sim = Rc::new(sim);
+        if saved.events != sim.events_text {
+            sim = sim.reduce(Action::EditEvents(saved.events));
+        }
+        if saved.projection == CUSTOM {
+            sim = sim.reduce(Action::EditProjection(saved.spec));
+        } else if saved.projection != sim.projection_name {
+            sim = sim.reduce(Action::PickProjection(saved.projection));
+        }
+        sim = sim.reduce(Action::Seek(step.unwrap_or(saved.step)));
+        Rc::unwrap_or_clone(sim)
+    }
+
+    /// What a reload keeps.
+    pub fn session(&self) -> Session {
+        Session {
+            lesson: self.lesson.to_owned(),
+            events: self.events_text.clone(),
+            projection: self.projection_name.clone(),
+            spec: self.projection_text.clone(),
+            step: self.step(),
         }
     }
 

@@ -1,0 +1,74 @@
+//! The browser side of keeping a session: localStorage, downloads and file reads.
+//! What is kept is decided and written by core ([`eventfold_core::keep`]); this
+//! module only moves its text in and out of the browser.
+
+use eventfold_core::keep::Session;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, BlobPropertyBag, File, HtmlAnchorElement, Url};
+
+/// The localStorage entry holding the session.
+const SESSION_KEY: &str = "eventfold:session";
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+/// The session stored by the last visit, if any.
+pub fn load() -> Option<Session> {
+    Session::from_json(&storage()?.get_item(SESSION_KEY).ok()??)
+}
+
+/// Stores the session. A refusal (private mode, a log over the quota) only costs
+/// the next reload its edits, so it is ignored.
+pub fn save(session: &Session) {
+    if let Some(storage) = storage() {
+        let _ = storage.set_item(SESSION_KEY, &session.to_json());
+    }
+}
+
+/// Offers `text` as a file download named `name`, through a Blob URL, so nothing
+/// leaves the browser.
+pub fn download(name: &str, mime: &str, text: &str) {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let parts = js_sys_array(text);
+    let options = BlobPropertyBag::new();
+    options.set_type(mime);
+    let Ok(blob) = Blob::new_with_str_sequence_and_options(&parts, &options) else {
+        return;
+    };
+    let Ok(url) = Url::create_object_url_with_blob(&blob) else {
+        return;
+    };
+    if let Some(link) = document
+        .create_element("a")
+        .ok()
+        .and_then(|e| e.dyn_into::<HtmlAnchorElement>().ok())
+    {
+        link.set_href(&url);
+        link.set_download(name);
+        link.click();
+    }
+    let _ = Url::revoke_object_url(&url);
+}
+
+/// A one-element JS array holding `text`, as `new Blob([text])` takes it.
+fn js_sys_array(text: &str) -> JsValue {
+    let array = js_sys::Array::new();
+    array.push(&JsValue::from_str(text));
+    array.into()
+}
+
+/// Reads a chosen file as text and hands it to `done`; an unreadable file is
+/// dropped, leaving the log as it was.
+pub fn read(file: File, done: impl FnOnce(String) + 'static) {
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Ok(text) = JsFuture::from(file.text()).await
+            && let Some(text) = text.as_string()
+        {
+            done(text);
+        }
+    });
+}
