@@ -9,14 +9,26 @@ use web_sys::{Blob, BlobPropertyBag, File, HtmlAnchorElement, Url};
 
 /// The localStorage entry holding the session.
 const SESSION_KEY: &str = "eventfold:session";
+/// The step, stored on its own: stepping writes a number, not the whole log again.
+const STEP_KEY: &str = "eventfold:step";
 
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
 }
 
-/// The session stored by the last visit, if any.
+/// The session stored by the last visit, if any, at its last step.
 pub fn load() -> Option<Session> {
-    Session::from_json(&storage()?.get_item(SESSION_KEY).ok()??)
+    let storage = storage()?;
+    let mut session = Session::from_json(&storage.get_item(SESSION_KEY).ok()??)?;
+    if let Some(step) = storage
+        .get_item(STEP_KEY)
+        .ok()
+        .flatten()
+        .and_then(|s| s.parse().ok())
+    {
+        session.step = step;
+    }
+    Some(session)
 }
 
 /// Stores the session. A refusal (private mode, a log over the quota) only costs
@@ -24,6 +36,13 @@ pub fn load() -> Option<Session> {
 pub fn save(session: &Session) {
     if let Some(storage) = storage() {
         let _ = storage.set_item(SESSION_KEY, &session.to_json());
+    }
+}
+
+/// Stores the step alone, on every step: cheap whatever the log's size.
+pub fn save_step(step: u64) {
+    if let Some(storage) = storage() {
+        let _ = storage.set_item(STEP_KEY, &step.to_string());
     }
 }
 

@@ -100,11 +100,13 @@ fn App() -> Html {
     use_effect_with((sim.lesson, sim.step()), |(lesson, step)| {
         url::show(lesson, *step);
     });
-    // Every fold (an edit, a pick) and every step is stored, so a reload resumes.
-    use_effect_with((sim.lesson, sim.generation, sim.step()), {
+    // Every fold (an edit, a pick) and every step is stored, so a reload resumes;
+    // the log only when it changed, so stepping through a big one stays cheap.
+    use_effect_with((sim.lesson, sim.generation), {
         let sim = sim.clone();
         move |_| keep::save(&sim.session())
     });
+    use_effect_with(sim.step(), |step| keep::save_step(*step));
     let on_export_log = {
         let sim = sim.clone();
         Callback::from(move |()| {
