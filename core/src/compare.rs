@@ -131,18 +131,7 @@ mod tests {
     use crate::decl::Spec;
 
     fn bank_log(amounts: &[i64]) -> Vec<Envelope> {
-        amounts
-            .iter()
-            .enumerate()
-            .map(|(offset, amount)| {
-                let kind = if *amount < 0 { "withdrawal" } else { "deposit" };
-                Envelope::json(
-                    "bank",
-                    offset as i64,
-                    json!({"type": kind, "amount": amount.abs()}),
-                )
-            })
-            .collect()
+        builtin::bank::log_of_amounts("bank", amounts)
     }
 
     /// The bank twin spec with one text replaced: the same events, new logic.

@@ -264,7 +264,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::{Envelope, Mode, builtin};
+    use crate::{Mode, builtin};
 
     /// Parses `invariant` and checks it on `state`: `Ok(None)` when it holds, the
     /// broken field and its value when not, or the parse error's message.
@@ -380,18 +380,7 @@ mod tests {
 
     #[test]
     fn the_scan_lists_each_apply_row_that_breaks_it() {
-        let events: Vec<Envelope> = [100_i64, -40, 60, -500, 30]
-            .iter()
-            .enumerate()
-            .map(|(offset, amount)| {
-                let kind = if *amount < 0 { "withdrawal" } else { "deposit" };
-                Envelope::json(
-                    "bank",
-                    offset as i64,
-                    json!({"type": kind, "amount": amount.abs()}),
-                )
-            })
-            .collect();
+        let events = builtin::bank::log_of_amounts("bank", &[100, -40, 60, -500, 30]);
         let bank = builtin::by_name("bank").unwrap();
         let trace = Trace::new(Arc::clone(&bank), Mode::Lenient, events);
         let found: Vec<String> = Invariant::parse("balance >= 0")

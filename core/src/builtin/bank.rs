@@ -112,6 +112,24 @@ pub fn fold_ndjson(bytes: &[u8]) -> (Account, Vec<FoldError>) {
     (account, errors)
 }
 
+/// A log of bank events from signed amounts on partition 0 of `topic`: a positive amount
+/// is a deposit, a negative one a withdrawal, offsets count from 0. Lessons and tests
+/// write their logs this way.
+pub fn log_of_amounts(topic: &str, amounts: &[i64]) -> Vec<Envelope> {
+    amounts
+        .iter()
+        .enumerate()
+        .map(|(offset, amount)| {
+            let kind = if *amount < 0 { "withdrawal" } else { "deposit" };
+            Envelope::json(
+                topic,
+                offset as i64,
+                json!({"type": kind, "amount": amount.abs()}),
+            )
+        })
+        .collect()
+}
+
 /// The `bank` projection.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Bank;
