@@ -195,9 +195,16 @@ async fn caught_up_arrives_when_partitions_end_in_transaction_markers() {
             .unwrap();
     }
     producer.abort_transaction(WAIT).unwrap();
-    let high = watermarks(&topic, 2);
     // 5 records, a commit marker, 2 aborted records and an abort marker per partition.
-    assert_eq!(high, BTreeMap::from([(0, 9), (1, 9)]));
+    // The coordinator writes the markers after abort_transaction returns, so wait for them.
+    let expected = BTreeMap::from([(0, 9), (1, 9)]);
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut high = watermarks(&topic, 2);
+    while high != expected && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        high = watermarks(&topic, 2);
+    }
+    assert_eq!(high, expected);
 
     let bridge = Bridge::start().await;
     let mut socket = bridge.connect().await;
