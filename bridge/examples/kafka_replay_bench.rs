@@ -13,16 +13,15 @@
 //! time, each produced with `KafkaBackend::produce` (acks=all) and timed until a
 //! subscription from `latest` delivers it.
 
-use std::process::{Command, Stdio};
+#[path = "common/mod.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
 use eventfold_bridge::backend::{Backend, Delivery, ProduceRequest, SubscribeRequest};
 use eventfold_bridge::kafka::{KafkaArgs, KafkaBackend};
 use eventfold_core::wire::StartFrom;
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 
 const ROUNDS: usize = 3;
 const LATENCY_SAMPLES: usize = 1000;
@@ -39,43 +38,10 @@ async fn main() {
 
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", &brokers);
-    let admin: AdminClient<DefaultClientContext> = config.create().expect("admin client");
-    admin
-        .create_topics(
-            &[NewTopic::new(&topic, 1, TopicReplication::Fixed(1))],
-            &AdminOptions::new(),
-        )
-        .await
-        .expect("create topic")
-        .into_iter()
-        .for_each(|r| {
-            r.expect("topic created");
-        });
+    common::create_topic(&config, &topic).await;
 
     let started = Instant::now();
-    let producer: ThreadedProducer<DefaultProducerContext> = config
-        .clone()
-        .set("linger.ms", "20")
-        .set("batch.size", "1000000")
-        .create()
-        .expect("producer");
-    let mut bytes = 0usize;
-    for i in 0..count {
-        let key = format!("acct-{}", i % 100);
-        let value = format!(r#"{{"type":"deposit","amount":{}}}"#, i % 1000);
-        bytes += key.len() + value.len();
-        let mut record = BaseRecord::to(&topic).key(&key).payload(&value);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, r)) => {
-                    record = r;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-        }
-    }
-    producer.flush(Duration::from_secs(120)).expect("flush");
+    let bytes = common::fill(&config, &topic, count as u64);
     println!(
         "produced {count} records ({} bytes of keys and values) to {topic} in {:.1} s",
         bytes,
@@ -90,24 +56,7 @@ async fn main() {
     let mut kcat_times = Vec::new();
     let mut bridge_times = Vec::new();
     for round in 1..=ROUNDS {
-        let t = Instant::now();
-        let status = Command::new("kcat")
-            .args([
-                "-C",
-                "-b",
-                &brokers,
-                "-t",
-                &topic,
-                "-e",
-                "-o",
-                "beginning",
-                "-q",
-            ])
-            .stdout(Stdio::null())
-            .status()
-            .expect("kcat");
-        assert!(status.success());
-        kcat_times.push(t.elapsed());
+        kcat_times.push(common::time_kcat(&brokers, &topic));
 
         let t = Instant::now();
         let mut subscription = backend
@@ -188,8 +137,5 @@ async fn main() {
         latencies[latencies.len() - 1].as_secs_f64() * 1000.0
     );
 
-    admin
-        .delete_topics(&[&topic], &AdminOptions::new())
-        .await
-        .expect("delete topic");
+    common::delete_topic(&config, &topic).await;
 }

@@ -21,17 +21,16 @@
 //! 3. opens the tailing clients, each subscribed from `latest`, waits for every
 //!    `caught_up`, and reads the bridge's VmRSS and thread count from /proc.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::net::TcpListener as StdListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::producer::{
-    BaseRecord, DefaultProducerContext, FutureProducer, FutureRecord, Producer, ThreadedProducer,
-};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -116,40 +115,9 @@ async fn main() {
 
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", &brokers);
-    let admin: AdminClient<DefaultClientContext> = config.create().expect("admin client");
-    admin
-        .create_topics(
-            &[NewTopic::new(&topic, 1, TopicReplication::Fixed(1))],
-            &AdminOptions::new(),
-        )
-        .await
-        .expect("create topic")
-        .into_iter()
-        .for_each(|r| {
-            r.expect("topic created");
-        });
+    common::create_topic(&config, &topic).await;
 
-    let producer: ThreadedProducer<DefaultProducerContext> = config
-        .clone()
-        .set("linger.ms", "20")
-        .set("batch.size", "1000000")
-        .create()
-        .expect("producer");
-    for i in 0..count {
-        let key = format!("acct-{}", i % 100);
-        let value = format!(r#"{{"type":"deposit","amount":{}}}"#, i % 1000);
-        let mut record = BaseRecord::to(&topic).key(&key).payload(&value);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, r)) => {
-                    record = r;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-        }
-    }
-    producer.flush(Duration::from_secs(120)).expect("flush");
+    common::fill(&config, &topic, count as u64);
     println!("produced {count} records to {topic}");
 
     let port = StdListener::bind("127.0.0.1:0")
@@ -190,24 +158,7 @@ async fn main() {
     let mut kcat_times = Vec::new();
     let mut ws_times = Vec::new();
     for round in 1..=ROUNDS {
-        let t = Instant::now();
-        let status = Command::new("kcat")
-            .args([
-                "-C",
-                "-b",
-                &brokers,
-                "-t",
-                &topic,
-                "-e",
-                "-o",
-                "beginning",
-                "-q",
-            ])
-            .stdout(Stdio::null())
-            .status()
-            .expect("kcat");
-        assert!(status.success());
-        kcat_times.push(t.elapsed());
+        kcat_times.push(common::time_kcat(&brokers, &topic));
 
         let t = Instant::now();
         let mut socket = connect(&addr).await;
@@ -306,10 +257,7 @@ async fn main() {
 
     drop(sockets);
     drop(bridge);
-    admin
-        .delete_topics(&[&topic], &AdminOptions::new())
-        .await
-        .expect("delete topic");
+    common::delete_topic(&config, &topic).await;
 }
 
 /// An empty page directory for the bridge (it serves no page in this bench).
