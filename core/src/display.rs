@@ -72,30 +72,23 @@ fn is_identifier(key: &str) -> bool {
 /// Long topics keep their first and last few labels around a count, so a row stays
 /// readable for a million-event log.
 pub fn topic<S: AsRef<str>>(labels: &[S]) -> String {
+    topic_with(labels.len(), |i| labels[i].as_ref().to_owned())
+}
+
+/// [`topic`] for a topic of `len` events whose labels are made on demand: only the
+/// labels printed are asked for, so a row of a million-event log costs seven labels.
+pub fn topic_with(len: usize, mut label: impl FnMut(usize) -> String) -> String {
     const SHOWN_EACH_SIDE: usize = 3;
-    let mut out = String::from("[");
-    let push = |i: usize, s: &str, out: &mut String| {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(s);
-    };
-    if labels.len() <= 2 * SHOWN_EACH_SIDE + 1 {
-        for (i, label) in labels.iter().enumerate() {
-            push(i, label.as_ref(), &mut out);
-        }
+    let shown: Vec<String> = if len <= 2 * SHOWN_EACH_SIDE + 1 {
+        (0..len).map(&mut label).collect()
     } else {
-        for (i, label) in labels[..SHOWN_EACH_SIDE].iter().enumerate() {
-            push(i, label.as_ref(), &mut out);
-        }
-        let hidden = labels.len() - 2 * SHOWN_EACH_SIDE;
-        push(1, &format!("… {hidden} more"), &mut out);
-        for label in &labels[labels.len() - SHOWN_EACH_SIDE..] {
-            push(1, label.as_ref(), &mut out);
-        }
-    }
-    out.push(']');
-    out
+        let hidden = len - 2 * SHOWN_EACH_SIDE;
+        let mut shown: Vec<String> = (0..SHOWN_EACH_SIDE).map(&mut label).collect();
+        shown.push(format!("… {hidden} more"));
+        shown.extend((len - SHOWN_EACH_SIDE..len).map(label));
+        shown
+    };
+    format!("[{}]", shown.join(", "))
 }
 
 #[cfg(test)]

@@ -248,24 +248,10 @@ impl Trace {
     /// The Kafka Topic State column for a topic of `len` events, computing only the
     /// labels that are shown.
     pub fn topic_text(&self, len: usize) -> String {
-        const SHOWN: usize = 7;
-        let len = len.min(self.events.len());
-        if len <= SHOWN {
-            return display::topic(&self.topic_labels(len));
-        }
-        // Label only the events `display::topic` prints; the rest are counted.
         let projection = self.projection();
-        let mut labels: Vec<String> = self.events[..3]
-            .iter()
-            .map(|e| projection.label(e))
-            .collect();
-        labels.extend(std::iter::repeat_n(String::new(), len - 6));
-        labels.extend(
-            self.events[len - 3..len]
-                .iter()
-                .map(|e| projection.label(e)),
-        );
-        display::topic(&labels)
+        display::topic_with(len.min(self.events.len()), |i| {
+            projection.label(&self.events[i])
+        })
     }
 
     fn locate(&self, step: u64) -> (usize, Phase) {
