@@ -6,20 +6,10 @@
 //! re-folds. Every string shown is computed by `eventfold-core`; the app only holds
 //! the simulator's state ([`state`]) and the components lay it out.
 //!
-//! # Layout
-//!
-//! - [`state`]: the simulator as a Yew reducer ([`state::Sim`], [`state::Action`]).
-//! - [`replay`]: the process table's rows as text.
-//! - [`url`]: `#scenario=…&step=…` in the address bar.
-//! - [`hooks`]: the play timer, the keyboard and links followed in the same tab.
-//! - [`components`]: one component per file.
+//! The parts it lays out live in the library (`lib.rs`, whose `# Layout` lists
+//! them), so the component tests in `frontend/tests` can render them one by one.
 
-mod components;
-mod hooks;
-mod keep;
-mod replay;
-mod state;
-mod url;
+use eventfold_frontend::{components, hooks, keep, replay, state, url};
 
 use eventfold_core::{builtin, keep as kept};
 use yew::prelude::*;

@@ -1,0 +1,202 @@
+//! Component tests: each renders one component of the page into a real (headless)
+//! Chromium's DOM and checks what a learner would see there, or what a click sends.
+//!
+//! Run by `scripts/test` (stage `page-components`):
+//! `cargo test -p eventfold-frontend --target wasm32-unknown-unknown`, with
+//! `wasm-bindgen-test-runner` as the target's runner and `CHROMEDRIVER=chromedriver`
+//! (frontend/webdriver.json passes Chromium the flags these machines need).
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use eventfold_core::lesson::Frame;
+use eventfold_core::{Mode, Trace, quiz, scenario};
+use eventfold_frontend::components::commands::{Commands, CommandsProps};
+use eventfold_frontend::components::controls::{Controls, ControlsProps};
+use eventfold_frontend::components::process_table::{ProcessTable, ProcessTableProps};
+use eventfold_frontend::components::quiz::{Quiz, QuizProps};
+use eventfold_frontend::components::state_view::{StateView, StateViewProps};
+use eventfold_frontend::replay;
+use eventfold_frontend::state::Action;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::{Element, HtmlElement};
+use yew::prelude::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Renders component `C` with `props` into a fresh element of the page and waits for
+/// the render to finish.
+async fn render<C>(props: C::Properties) -> Element
+where
+    C: BaseComponent,
+{
+    let document = web_sys::window().unwrap().document().unwrap();
+    let root = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&root).unwrap();
+    yew::Renderer::<C>::with_root_and_props(root.clone(), props).render();
+    yew::scheduler::flush().await;
+    root
+}
+
+fn all(root: &Element, css: &str) -> Vec<Element> {
+    let list = root.query_selector_all(css).unwrap();
+    (0..list.length())
+        .filter_map(|i| list.item(i)?.dyn_into::<Element>().ok())
+        .collect()
+}
+
+fn one(root: &Element, css: &str) -> Element {
+    root.query_selector(css)
+        .unwrap()
+        .unwrap_or_else(|| panic!("nothing matches {css}"))
+}
+
+fn click(root: &Element, css: &str) {
+    one(root, css).unchecked_into::<HtmlElement>().click();
+}
+
+/// A callback that records what it was sent.
+fn recorder<T: 'static>() -> (Callback<T>, Rc<RefCell<Vec<T>>>) {
+    let sent = Rc::new(RefCell::new(Vec::new()));
+    let callback = {
+        let sent = sent.clone();
+        Callback::from(move |value| sent.borrow_mut().push(value))
+    };
+    (callback, sent)
+}
+
+fn bank() -> Trace {
+    let lesson = scenario::bank();
+    Trace::new(lesson.projection, Mode::Lenient, lesson.events)
+}
+
+#[wasm_bindgen_test]
+async fn process_table_marks_the_current_row_and_picks_a_clicked_one() {
+    let (on_pick, picked) = recorder::<u64>();
+    let root = render::<ProcessTable>(ProcessTableProps {
+        rows: replay::rows(&bank()),
+        current: 4,
+        on_pick,
+    })
+    .await;
+    let rows = all(&root, "[data-testid=process-table] tbody tr[data-step]");
+    assert_eq!(rows.len(), 16, "the bank lesson has 16 rows");
+    let current: Vec<String> = all(&root, "tr[aria-current=step]")
+        .iter()
+        .map(|row| row.get_attribute("data-step").unwrap())
+        .collect();
+    assert_eq!(current, ["5"], "only row 4 is the current step");
+    let row4 = one(&root, "tr[data-step='4']").text_content().unwrap();
+    assert!(
+        row4.contains("{balance: 100}"),
+        "row 4 shows the state: {row4}"
+    );
+
+    click(&root, "tr[data-step='7']");
+    assert_eq!(*picked.borrow(), [7], "clicking row 7 asks for step 7");
+}
+
+#[wasm_bindgen_test]
+async fn controls_show_the_step_and_disable_what_cannot_move() {
+    let (on_action, sent) = recorder::<Action>();
+    let root = render::<Controls>(ControlsProps {
+        step: 1,
+        steps: 16,
+        playing: false,
+        speed: 1,
+        on_action,
+    })
+    .await;
+    let counter = one(&root, "[data-testid=step-counter]");
+    assert_eq!(counter.text_content().unwrap(), "Step 1 of 16");
+    assert_eq!(counter.get_attribute("data-step").as_deref(), Some("1"));
+    assert_eq!(counter.get_attribute("data-steps").as_deref(), Some("16"));
+    assert!(
+        one(&root, "[data-testid=step-back]").has_attribute("disabled"),
+        "there is no step before the first"
+    );
+    assert!(!one(&root, "[data-testid=step-forward]").has_attribute("disabled"));
+
+    click(&root, "[data-testid=step-forward]");
+    click(&root, "[data-testid=play]");
+    let sent = sent.borrow();
+    assert!(
+        matches!(sent[..], [Action::Forward, Action::TogglePlay]),
+        "forward, then play"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn state_view_shows_the_state_as_json_with_the_change_marked() {
+    let frame = Rc::new(Frame::at(&bank(), 9));
+    let root = render::<StateView>(StateViewProps { frame }).await;
+    let text = one(&root, "[data-testid=state-view]")
+        .text_content()
+        .unwrap();
+    let state: serde_json::Value = serde_json::from_str(&text).expect("the text is JSON");
+    assert_eq!(state, serde_json::json!({"balance": 60}));
+    let marked: Vec<String> = all(&root, "[data-testid=state-view] mark")
+        .iter()
+        .filter_map(|mark| mark.text_content())
+        .collect();
+    assert_eq!(marked.len(), 1, "one line changed at step 9: {marked:?}");
+    assert!(marked[0].contains("60"), "{marked:?}");
+}
+
+#[wasm_bindgen_test]
+async fn commands_send_the_index_of_the_button_clicked() {
+    let (on_command, sent) = recorder::<usize>();
+    let commands: Rc<[_]> = scenario::bank().commands.into();
+    let labels: Vec<String> = commands.iter().map(|c| c.label.clone()).collect();
+    let root = render::<Commands>(CommandsProps {
+        commands,
+        on_command,
+    })
+    .await;
+    let buttons = all(&root, "[data-testid=command]");
+    let shown: Vec<String> = buttons.iter().filter_map(|b| b.text_content()).collect();
+    assert_eq!(
+        shown, labels,
+        "one button per lesson command, labelled by core"
+    );
+    buttons[1].unchecked_ref::<HtmlElement>().click();
+    assert_eq!(*sent.borrow(), [1]);
+}
+
+#[wasm_bindgen_test]
+async fn quiz_answers_at_once() {
+    let questions: Rc<[_]> = quiz::questions(&bank()).into();
+    let first = questions[0].clone();
+    let root = render::<Quiz>(QuizProps {
+        questions,
+        on_pick: Callback::noop(),
+    })
+    .await;
+    assert!(
+        all(&root, "[data-testid=quiz-feedback]").is_empty(),
+        "nothing is answered yet"
+    );
+    let wrong = (first.answer + 1) % first.choices.len();
+    all(
+        &root,
+        "[data-testid=quiz-question]:first-child [data-testid=quiz-choice]",
+    )[wrong]
+        .unchecked_ref::<HtmlElement>()
+        .click();
+    yew::scheduler::flush().await;
+    let feedback = one(&root, "[data-testid=quiz-feedback]");
+    assert_eq!(
+        feedback.get_attribute("data-correct").as_deref(),
+        Some("false")
+    );
+    let text = feedback.text_content().unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "Not quite: the answer is {}.",
+            first.choices[first.answer]
+        )),
+        "{text}"
+    );
+}
