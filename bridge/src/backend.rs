@@ -137,6 +137,15 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         request: ProduceRequest,
     ) -> impl Future<Output = Result<(i32, i64), BackendError>> + Send;
+
+    /// The offsets consumer group `group` has committed on `topic`: per partition, the
+    /// next offset the group will read. Partitions the group committed nothing to are
+    /// left out. Only reads: it never joins the group and never commits.
+    fn group_offsets(
+        &self,
+        group: String,
+        topic: String,
+    ) -> impl Future<Output = Result<BTreeMap<i32, i64>, BackendError>> + Send;
 }
 
 /// The backend of a bridge started without `--brokers`: it serves the page alone.
@@ -168,6 +177,14 @@ impl Backend for NoKafka {
     }
 
     async fn produce(&self, _request: ProduceRequest) -> Result<(i32, i64), BackendError> {
+        Err(no_kafka())
+    }
+
+    async fn group_offsets(
+        &self,
+        _group: String,
+        _topic: String,
+    ) -> Result<BTreeMap<i32, i64>, BackendError> {
         Err(no_kafka())
     }
 }

@@ -5,7 +5,8 @@
 //! - caught_up on partitions whose logs end in transaction markers and aborted records;
 //! - reconnect and resume with the offsets last seen, and with the offsets of a shutdown's
 //!   `closing` frame: every (partition, offset) exactly once across the break, while
-//!   records keep being produced.
+//!   records keep being produced;
+//! - a consumer group's committed offsets, read without joining the group or committing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -16,8 +17,9 @@ use eventfold_bridge::kafka::{KafkaArgs, KafkaBackend};
 use eventfold_bridge::serve::{self, ServeConfig, ServeError};
 use futures_util::{SinkExt, StreamExt};
 use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::net::{TcpListener, TcpStream};
@@ -391,4 +393,118 @@ async fn the_offsets_of_a_shutdowns_closing_frame_resume_exactly_once() {
         .is_err()
     );
     assert_exactly_once(&seen.lock().unwrap(), &produced);
+}
+
+/// The offsets `group` has committed on `topic`, read by a consumer independent of the
+/// bridge.
+fn committed(group: &str, topic: &str, partitions: i32) -> BTreeMap<i32, Offset> {
+    let consumer: BaseConsumer = config().set("group.id", group).create().expect("consumer");
+    let mut query = TopicPartitionList::new();
+    for p in 0..partitions {
+        query.add_partition(topic, p);
+    }
+    consumer
+        .committed_offsets(query, WAIT)
+        .expect("committed offsets")
+        .elements()
+        .iter()
+        .map(|e| (e.partition(), e.offset()))
+        .collect()
+}
+
+/// The group as the broker describes it: its state and how many members it has; `None`
+/// when there is no such group.
+fn describe(group: &str) -> Option<(String, usize)> {
+    let consumer: BaseConsumer = config().create().expect("consumer");
+    let list = consumer
+        .fetch_group_list(Some(group), WAIT)
+        .expect("group list");
+    list.groups()
+        .iter()
+        .find(|g| g.name() == group && g.state() != "Dead")
+        .map(|info| (info.state().to_owned(), info.members().len()))
+}
+
+/// `group_offsets` answers with what an application's consumer group committed, and
+/// asking never joins the group, never commits and never creates it.
+#[tokio::test(flavor = "multi_thread")]
+async fn group_offsets_are_the_groups_commits_read_without_joining_or_committing() {
+    let topic = new_topic("eventfold-ws", "group", 3).await;
+    let group = format!("{topic}-billing");
+    let bridge = Bridge::start().await;
+    let mut socket = bridge.connect().await;
+    let ask = async |socket: &mut Socket, id: i64, group: &str, topic: &str| {
+        send(
+            socket,
+            json!({"type":"group_offsets","id":id,"group":group,"topic":topic}),
+        )
+        .await;
+        next(socket).await
+    };
+
+    // A group that never committed: no offsets, and asking did not create it.
+    assert_eq!(
+        ask(&mut socket, 1, &group, &topic).await,
+        json!({"type":"group_offsets","id":1,"group":group,"topic":topic,"offsets":{}})
+    );
+    assert_eq!(describe(&group), None, "no such group");
+
+    // An application's consumer commits 5 on partition 0 and 0 on partition 1, nothing
+    // on partition 2.
+    let placed = produce_in_background(&topic, 30).await.unwrap();
+    assert_eq!(placed.len(), 30);
+    let application: BaseConsumer = config()
+        .set("group.id", &group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut commit = TopicPartitionList::new();
+    commit
+        .add_partition_offset(&topic, 0, Offset::Offset(5))
+        .unwrap();
+    commit
+        .add_partition_offset(&topic, 1, Offset::Offset(0))
+        .unwrap();
+    application
+        .commit(&commit, CommitMode::Sync)
+        .expect("commit");
+    drop(application);
+    let before = committed(&group, &topic, 3);
+
+    for id in 2..5 {
+        assert_eq!(
+            ask(&mut socket, id, &group, &topic).await,
+            json!({"type":"group_offsets","id":id,"group":group,"topic":topic,
+                   "offsets":{"0":5,"1":0}})
+        );
+    }
+    assert_eq!(
+        committed(&group, &topic, 3),
+        before,
+        "the bridge committed nothing"
+    );
+    assert_eq!(before[&2], Offset::Invalid, "partition 2 has no commit");
+    assert_eq!(
+        describe(&group),
+        Some(("Empty".to_owned(), 0)),
+        "the bridge never joined the group"
+    );
+
+    // Errors leave the connection usable.
+    let reply = ask(&mut socket, 5, "", &topic).await;
+    assert_eq!(
+        (reply["id"].clone(), reply["code"].clone()),
+        (json!(5), json!("bad_request")),
+        "{reply}"
+    );
+    let reply = ask(&mut socket, 6, &group, "no-such-topic-eventfold").await;
+    assert_eq!(
+        (reply["id"].clone(), reply["code"].clone()),
+        (json!(6), json!("unknown_topic")),
+        "{reply}"
+    );
+    assert_eq!(
+        ask(&mut socket, 7, &group, &topic).await["offsets"],
+        json!({"0":5,"1":0})
+    );
 }

@@ -209,6 +209,8 @@ struct Canned {
     hang_topics: bool,
     /// The latest subscription's pause switch and live feed, for the test to drive.
     live: Arc<Mutex<Option<Live>>>,
+    /// (group, topic) → committed offsets.
+    groups: BTreeMap<(String, String), BTreeMap<i32, i64>>,
 }
 
 impl Canned {
@@ -303,6 +305,21 @@ impl Backend for Canned {
             Some(_) => Ok((0, self.high(&request.topic).get(&0).copied().unwrap_or(0))),
             None => Err(BackendError::new(ErrorCode::UnknownTopic, "no such topic")),
         }
+    }
+
+    async fn group_offsets(
+        &self,
+        group: String,
+        topic: String,
+    ) -> Result<BTreeMap<i32, i64>, BackendError> {
+        if !self.topics.contains_key(&topic) {
+            return Err(BackendError::new(ErrorCode::UnknownTopic, "no such topic"));
+        }
+        Ok(self
+            .groups
+            .get(&(group, topic))
+            .cloned()
+            .unwrap_or_default())
     }
 }
 
@@ -780,6 +797,66 @@ async fn subscriptions_are_limited_per_connection_and_ids_are_unique() {
 
 /// A log ending in transaction markers never delivers its offset `high - 1`: caught_up
 /// comes from the backend's word that the partition reached its end.
+/// `group_offsets` is answered with the backend's offsets; a bad request, a topic
+/// outside `--topics` or a backend error gets an `error` frame with the request's id,
+/// and the connection stays usable.
+#[tokio::test]
+async fn group_offsets_are_relayed_and_refused_as_documented() {
+    let mut canned = bank().with_topic("secret", vec![vec![record("secret", 0, 0)]]);
+    canned.groups.insert(
+        ("billing".into(), "bank".into()),
+        BTreeMap::from([(0, 3), (1, 0)]),
+    );
+    let server = Server::start(canned, |config| {
+        config.topics = Some(regex::Regex::new("^bank$").unwrap());
+    })
+    .await;
+    let mut socket = server.connect_past_hello().await;
+    let mut check = async |frame: Value, expected: Value| {
+        send(&mut socket, frame).await;
+        let reply = next(&mut socket).await;
+        if expected["type"] == "error" {
+            assert_eq!(
+                (&reply["type"], &reply["id"], &reply["code"]),
+                (&expected["type"], &expected["id"], &expected["code"]),
+                "{reply}"
+            );
+        } else {
+            assert_eq!(reply, expected);
+        }
+    };
+    check(
+        json!({"type":"group_offsets","id":1,"group":"billing","topic":"bank"}),
+        json!({"type":"group_offsets","id":1,"group":"billing","topic":"bank","offsets":{"0":3,"1":0}}),
+    )
+    .await;
+    check(
+        json!({"type":"group_offsets","id":"g","group":"new","topic":"bank"}),
+        json!({"type":"group_offsets","id":"g","group":"new","topic":"bank","offsets":{}}),
+    )
+    .await;
+    check(
+        json!({"type":"group_offsets","id":2,"group":"","topic":"bank"}),
+        json!({"type":"error","id":2,"code":"bad_request"}),
+    )
+    .await;
+    check(
+        json!({"type":"group_offsets","id":3,"group":"billing","topic":"secret"}),
+        json!({"type":"error","id":3,"code":"unknown_topic"}),
+    )
+    .await;
+    check(
+        json!({"type":"group_offsets","id":4,"group":"billing"}),
+        json!({"type":"error","id":4,"code":"bad_request"}),
+    )
+    .await;
+    check(
+        json!({"type":"group_offsets","id":5,"group":"billing","topic":"bank"}),
+        json!({"type":"group_offsets","id":5,"group":"billing","topic":"bank","offsets":{"0":3,"1":0}}),
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn caught_up_comes_when_the_backend_says_a_partition_ending_in_markers_reached_its_end() {
     let batches = vec![(0..3).map(|o| record("txn", 0, o)).collect()];

@@ -267,6 +267,14 @@ pub enum ClientMessage {
         #[serde(default)]
         headers: BTreeMap<String, WireBytes>,
     },
+    /// The offsets consumer group `group` has committed on `topic`: what that group has
+    /// applied so far. The bridge only reads them; it never joins the group or commits.
+    GroupOffsets {
+        #[serde(default)]
+        id: RequestId,
+        group: String,
+        topic: String,
+    },
 }
 
 /// One partition of a topic, with its watermarks.
@@ -331,6 +339,15 @@ pub enum ServerMessage {
         id: RequestId,
         code: ErrorCode,
         message: String,
+    },
+    /// Reply to `group_offsets`: the committed offset (the next offset the group will
+    /// read) per partition. A partition the group has committed nothing to is left out.
+    GroupOffsets {
+        id: RequestId,
+        group: String,
+        topic: String,
+        #[serde(deserialize_with = "partition_map")]
+        offsets: BTreeMap<i32, i64>,
     },
     /// The last frame before the bridge closes the connection on its own (the client
     /// fell too far behind, or the bridge is shutting down): where each subscription
@@ -502,6 +519,22 @@ mod tests {
             }),
         );
         check_client(
+            r#"{"type":"group_offsets","id":7,"group":"billing","topic":"bank"}"#,
+            Ok(ClientMessage::GroupOffsets {
+                id: json!(7),
+                group: "billing".into(),
+                topic: "bank".into(),
+            }),
+        );
+        check_client(
+            r#"{"type":"group_offsets","id":7,"topic":"bank"}"#,
+            Err("missing field `group`"),
+        );
+        check_client(
+            r#"{"type":"group_offsets","group":"g","topic":"bank","commit":{"0":5}}"#,
+            Err("unknown field `commit`"),
+        );
+        check_client(
             r#"{"type":"pause","sub":"s1"}"#,
             Ok(ClientMessage::Pause { sub: "s1".into() }),
         );
@@ -575,6 +608,24 @@ mod tests {
                 }],
             },
             json!({"type":"closing","message":"too slow","resume":[{"sub":"s1","topic":"bank","offsets":{"0":43,"1":7}}]}),
+        );
+        check(
+            ServerMessage::GroupOffsets {
+                id: json!("g1"),
+                group: "billing".into(),
+                topic: "bank".into(),
+                offsets: BTreeMap::from([(0, 5), (2, 0)]),
+            },
+            json!({"type":"group_offsets","id":"g1","group":"billing","topic":"bank","offsets":{"0":5,"2":0}}),
+        );
+        check(
+            ServerMessage::GroupOffsets {
+                id: json!(null),
+                group: "new-group".into(),
+                topic: "bank".into(),
+                offsets: BTreeMap::new(),
+            },
+            json!({"type":"group_offsets","id":null,"group":"new-group","topic":"bank","offsets":{}}),
         );
     }
 }

@@ -360,6 +360,42 @@ impl Inner {
         })
     }
 
+    /// The committed offsets of `group` on every partition of `topic`. The consumer
+    /// carries the group's id only to ask its coordinator (OffsetFetch): it subscribes
+    /// to nothing and is assigned nothing, so it never joins the group, and with
+    /// auto-commit off and no offsets stored it has nothing it could commit.
+    fn group_offsets(&self, group: &str, topic: &str) -> Result<BTreeMap<i32, i64>, BackendError> {
+        let partitions = self.topic(topic)?;
+        let mut config = self.config.clone();
+        config
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("allow.auto.create.topics", "false")
+            .set("enable.metrics.push", "false");
+        let consumer: BaseConsumer<QuietEof> = config
+            .create_with_context(QuietEof)
+            .map_err(|e| kafka_error("cannot create a Kafka consumer", e))?;
+        let mut query = TopicPartitionList::with_capacity(partitions.len());
+        for &p in &partitions {
+            query
+                .add_partition_offset(topic, p, Offset::Invalid)
+                .map_err(|e| kafka_error("cannot build the offset query", e))?;
+        }
+        let context = || format!("cannot read the offsets group {group:?} committed on {topic:?}");
+        let committed = consumer
+            .committed_offsets(query, METADATA_TIMEOUT)
+            .map_err(|e| kafka_error(&context(), e))?;
+        let mut offsets = BTreeMap::new();
+        for element in committed.elements_for_topic(topic) {
+            element.error().map_err(|e| kafka_error(&context(), e))?;
+            if let Offset::Offset(n) = element.offset() {
+                offsets.insert(element.partition(), n);
+            }
+        }
+        Ok(offsets)
+    }
+
     fn ensure_topic(&self, topic: &str) -> Result<(), BackendError> {
         let known = self
             .known_topics
@@ -508,6 +544,15 @@ impl Backend for KafkaBackend {
             Ok(delivery) => Ok((delivery.partition, delivery.offset)),
             Err((error, _)) => Err(produce_error(&request.topic, error)),
         }
+    }
+
+    async fn group_offsets(
+        &self,
+        group: String,
+        topic: String,
+    ) -> Result<BTreeMap<i32, i64>, BackendError> {
+        let inner = self.inner.clone();
+        blocking(move || inner.group_offsets(&group, &topic)).await
     }
 }
 

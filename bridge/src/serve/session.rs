@@ -454,6 +454,9 @@ impl<B: Backend> Connection<B> {
                 value,
                 headers,
             } => self.produce(id, topic, key, value, headers).await,
+            ClientMessage::GroupOffsets { id, group, topic } => {
+                self.group_offsets(id, group, topic).await
+            }
         }
     }
 
@@ -486,6 +489,35 @@ impl<B: Backend> Connection<B> {
                     .filter(|t| config.topic_visible(&t.name))
                     .collect();
                 self.send(&ServerMessage::Topics { id, topics }).await
+            }
+            Err(e) => self.error(id, e.code, e.message).await,
+        }
+    }
+
+    async fn group_offsets(&self, id: RequestId, group: String, topic: String) -> Result<(), Gone> {
+        if group.is_empty() {
+            return self
+                .error(
+                    id,
+                    ErrorCode::BadRequest,
+                    "`group` is empty: give the id of the consumer group to look at",
+                )
+                .await;
+        }
+        if !self.state.config().topic_visible(&topic) {
+            let message = Self::unknown_topic(&topic);
+            return self.error(id, ErrorCode::UnknownTopic, message).await;
+        }
+        let backend = self.state.backend();
+        match backend.group_offsets(group.clone(), topic.clone()).await {
+            Ok(offsets) => {
+                self.send(&ServerMessage::GroupOffsets {
+                    id,
+                    group,
+                    topic,
+                    offsets,
+                })
+                .await
             }
             Err(e) => self.error(id, e.code, e.message).await,
         }
