@@ -29,6 +29,7 @@
 //!   status tracker ([`lesson::Frame`]), and its `#scenario=…&step=…` address.
 //! - [`wire`]: the bridge protocol's types, shared by bridge and page.
 
+//! - [`share`]: an edited log in that address, so a link reproduces it.
 pub mod builtin;
 pub mod compare;
 pub mod decl;
@@ -48,6 +49,7 @@ pub mod sim;
 pub mod trace;
 pub mod wire;
 
+pub mod share;
 pub use envelope::{Envelope, Header, Payload};
 pub use fold::{FoldError, Folder, Mode, Outcome, View, fold};
 pub use projection::{AggregateId, ApplyError, Narration, Projection};

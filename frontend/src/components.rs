@@ -12,6 +12,7 @@ pub mod projection_editor;
 pub mod quiz;
 pub mod scan;
 pub mod scenario_select;
+pub mod share;
 pub mod state_view;
 pub mod topic_log;
 pub mod tracker;

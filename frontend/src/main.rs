@@ -28,19 +28,22 @@ use components::projection_editor::ProjectionEditor;
 use components::quiz::Quiz;
 use components::scan::Scan;
 use components::scenario_select::ScenarioSelect;
+use components::share::Share;
 use components::state_view::StateView;
 use components::topic_log::TopicLog;
 use components::tracker::Tracker;
 use hooks::use_hash_change::use_hash_change;
 use hooks::use_interval::use_interval;
 use hooks::use_keys::{Key, use_keys};
-use state::{Action, SPEEDS, Sim};
+use state::{Action, SPEEDS};
 
 #[component]
 fn App() -> Html {
-    let sim = use_reducer(|| {
-        let (id, step) = url::read();
-        Sim::resume(id, step, keep::load())
+    // The address the page opened with: its lesson, step and any shared log.
+    let opened = use_memo((), |_| url::read());
+    let sim = use_reducer({
+        let opened = opened.clone();
+        move || url::open(&opened, keep::load())
     });
     let choices = use_memo((), |_| replay::choices());
     let dispatcher = sim.dispatcher();
@@ -83,13 +86,20 @@ fn App() -> Html {
     use_hash_change({
         let dispatcher = dispatcher.clone();
         Callback::from(move |()| {
-            let (id, step) = url::read();
-            dispatcher.dispatch(Action::Follow(id, step));
+            for action in url::follow(url::read()) {
+                dispatcher.dispatch(action);
+            }
         })
     });
-    use_effect_with((sim.lesson, sim.step()), |(lesson, step)| {
-        url::show(lesson, *step);
+    // The log's part of the address, worked out once per fold, not per step.
+    let link_log = use_memo((sim.lesson, sim.generation), {
+        let sim = sim.clone();
+        move |(lesson, _)| url::link_log(lesson, &sim.events_text)
     });
+    use_effect_with(
+        (sim.lesson, sim.step(), link_log.clone()),
+        |(lesson, step, log)| url::show(lesson, *step, log),
+    );
     // Every fold (an edit, a pick) and every step is stored, so a reload resumes;
     // the log only when it changed, so stepping through a big one stays cheap.
     use_effect_with((sim.lesson, sim.generation), {
@@ -146,6 +156,10 @@ fn App() -> Html {
             <LessonIntro explanation={sim.explanation} notes={sim.notes.clone()} />
             <Controls step={sim.step()} steps={sim.steps()} playing={sim.playing}
                 speed={sim.speed} on_action={on_action} />
+            <Share log={link_log.clone()}
+                unreadable={(sim.generation == 0 && sim.lesson == opened.id)
+                    .then(|| opened.log.clone().and_then(Result::err).map(|e| e.to_string()))
+                    .flatten()} />
             <Commands commands={sim.commands.clone()} on_command={{
                 let dispatcher = dispatcher.clone();
                 Callback::from(move |index: usize| dispatcher.dispatch(Action::Command(index)))

@@ -11,11 +11,13 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use eventfold_core::lesson::Frame;
+use eventfold_core::share::{self, LinkLog};
 use eventfold_core::{Mode, Trace, quiz, scenario};
 use eventfold_frontend::components::commands::{Commands, CommandsProps};
 use eventfold_frontend::components::controls::{Controls, ControlsProps};
 use eventfold_frontend::components::process_table::{ProcessTable, ProcessTableProps};
 use eventfold_frontend::components::quiz::{Quiz, QuizProps};
+use eventfold_frontend::components::share::{Share, ShareProps};
 use eventfold_frontend::components::state_view::{StateView, StateViewProps};
 use eventfold_frontend::replay;
 use eventfold_frontend::state::Action;
@@ -87,7 +89,7 @@ async fn process_table_marks_the_current_row_and_picks_a_clicked_one() {
         .iter()
         .map(|row| row.get_attribute("data-step").unwrap())
         .collect();
-    assert_eq!(current, ["5"], "only row 4 is the current step");
+    assert_eq!(current, ["4"], "only row 4 is the current step");
     let row4 = one(&root, "tr[data-step='4']").text_content().unwrap();
     assert!(
         row4.contains("{balance: 100}"),
@@ -199,4 +201,33 @@ async fn quiz_answers_at_once() {
         )),
         "{text}"
     );
+}
+
+#[wasm_bindgen_test]
+async fn share_says_what_the_address_holds_of_the_log() {
+    let note = |root: &Element| {
+        root.query_selector("[data-testid=link-note]")
+            .unwrap()
+            .map(|n| (n.get_attribute("data-fits"), n.text_content().unwrap()))
+    };
+    let lesson = share::lesson_text("bank").unwrap();
+    let unedited = render::<Share>(ShareProps {
+        log: Rc::new(share::link_log(&lesson, &lesson)),
+        unreadable: None,
+    })
+    .await;
+    assert_eq!(note(&unedited), None, "an unedited log needs no note");
+
+    let big: String = (0..300).map(|n| format!("{{\"amount\":{n}}}\n")).collect();
+    let log = share::link_log(&lesson, &big);
+    assert!(matches!(log, LinkLog::TooBig { .. }), "{log:?}");
+    let too_big = render::<Share>(ShareProps {
+        log: Rc::new(log),
+        unreadable: None,
+    })
+    .await;
+    let (fits, text) = note(&too_big).expect("a too-big log is noted");
+    assert_eq!(fits.as_deref(), Some("false"));
+    assert!(text.contains("too big for a link"), "{text}");
+    assert!(text.contains("Export the log"), "{text}");
 }

@@ -1,0 +1,253 @@
+//! A link that reproduces an edited log: `#scenario=bank&step=21&log=3.0.eyJ0eXBlIjoi…`.
+//!
+//! A teacher edits a lesson's log (or issues a command) and sends the address; whoever
+//! opens it sees the same log at the same step. The address holds the log as an edit
+//! of the lesson's own log, line by line: how many of the lesson's lines stay at the
+//! start, how many at the end, and the text that replaces the lines between them
+//! (`log=START.END.TEXT`, TEXT in URL-safe base64 without padding, so the address needs
+//! no escaping). A command appended to a lesson costs a few dozen characters, and an
+//! unedited lesson keeps its short address, `#scenario=bank&step=5`.
+//!
+//! A log whose edit would not fit in [`MAX_LOG_CHARS`] is not put in the address at
+//! all ([`LinkLog::TooBig`]): the page says so rather than hand out a link that opens
+//! something else, or that a mail client or chat cuts short.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::lesson::{self, Link};
+use crate::scenario;
+
+/// The longest `log=` value an address gets, in characters. Browsers take far longer
+/// addresses, but links pasted into mail, chats and slides are often cut near a few
+/// thousand characters, and a cut link would open a different log.
+pub const MAX_LOG_CHARS: usize = 4000;
+
+/// The key of the log in the address.
+const LOG_KEY: &str = "log";
+
+/// What the address says about the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkLog {
+    /// The log is the lesson's own: the address names the lesson and step only.
+    Unedited,
+    /// The `log=` value reproducing the edited log.
+    Edited(String),
+    /// The edit would take `chars` characters, over [`MAX_LOG_CHARS`]; the address
+    /// names the lesson and step only.
+    TooBig { chars: usize },
+}
+
+/// Why a link's log could not be read back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    #[error("expected log=START.END.TEXT")]
+    Malformed,
+    #[error("its text is not URL-safe base64 ({0})")]
+    NotBase64(String),
+    #[error("its text is not UTF-8")]
+    NotUtf8,
+    #[error("it keeps {kept} lines of a lesson log that has {lines}")]
+    DoesNotFit { kept: usize, lines: usize },
+}
+
+/// The lesson's own log as the event editor shows it, or `None` for an unknown lesson.
+pub fn lesson_text(scenario_id: &str) -> Option<String> {
+    scenario::by_id(scenario_id).map(|lesson| lesson::ndjson_text(&lesson.events))
+}
+
+/// The lines of `text`, each with its newline, so joining them gives `text` back.
+fn lines(text: &str) -> Vec<&str> {
+    text.split_inclusive('\n').collect()
+}
+
+/// How the address carries `edited`, a log typed over the lesson log `original`.
+pub fn link_log(original: &str, edited: &str) -> LinkLog {
+    if original == edited {
+        return LinkLog::Unedited;
+    }
+    // Whatever the lines kept, the text between them is at least this long: a log
+    // far bigger than its lesson is judged without comparing it line by line.
+    let least = edited.len().saturating_sub(original.len());
+    if encoded_len(least) > MAX_LOG_CHARS {
+        return LinkLog::TooBig {
+            chars: encoded_len(least),
+        };
+    }
+    let (old, new) = (lines(original), lines(edited));
+    let start = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
+    let end = old[start..]
+        .iter()
+        .rev()
+        .zip(new[start..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let middle: String = new[start..new.len() - end].concat();
+    let value = format!("{start}.{end}.{}", URL_SAFE_NO_PAD.encode(middle));
+    if value.len() > MAX_LOG_CHARS {
+        LinkLog::TooBig { chars: value.len() }
+    } else {
+        LinkLog::Edited(value)
+    }
+}
+
+/// Characters of base64 without padding for `bytes` bytes.
+fn encoded_len(bytes: usize) -> usize {
+    bytes.div_ceil(3) * 4
+}
+
+/// The log a `log=` value makes of the lesson log `original`.
+pub fn apply(original: &str, value: &str) -> Result<String, LinkError> {
+    let mut parts = value.splitn(3, '.');
+    let (Some(start), Some(end), Some(text)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(LinkError::Malformed);
+    };
+    let (Ok(start), Ok(end)) = (start.parse::<usize>(), end.parse::<usize>()) else {
+        return Err(LinkError::Malformed);
+    };
+    let middle = URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|error| LinkError::NotBase64(error.to_string()))?;
+    let middle = String::from_utf8(middle).map_err(|_| LinkError::NotUtf8)?;
+    let old = lines(original);
+    if start.saturating_add(end) > old.len() {
+        return Err(LinkError::DoesNotFit {
+            kept: start.saturating_add(end),
+            lines: old.len(),
+        });
+    }
+    let (head, tail) = (old[..start].concat(), old[old.len() - end..].concat());
+    Ok(format!("{head}{middle}{tail}"))
+}
+
+/// The address of a lesson at a step, with its log when edited and small enough.
+pub fn hash(scenario_id: &str, step: u64, log: &LinkLog) -> String {
+    let mut hash = Link::hash(scenario_id, step);
+    if let LinkLog::Edited(value) = log {
+        hash.push_str(&format!("&{LOG_KEY}={value}"));
+    }
+    hash
+}
+
+/// The `log=` value of an address (a hash such as `#scenario=bank&log=…`), if any.
+pub fn log_value(hash: &str) -> Option<&str> {
+    hash.trim_start_matches(['#', '?'])
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(LOG_KEY)?.strip_prefix('='))
+        .filter(|value| !value.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BANK: &str = "{\"type\":\"deposit\",\"amount\":100}\n\
+                        {\"type\":\"withdrawal\",\"amount\":40}\n\
+                        {\"type\":\"deposit\",\"amount\":60}\n";
+
+    /// `edited` goes into an address and comes back out of it unchanged.
+    fn check_round_trip(edited: &str, expected_value: Option<&str>) {
+        let log = link_log(BANK, edited);
+        let hash = hash("bank", 5, &log);
+        match &log {
+            LinkLog::Edited(value) => {
+                if let Some(expected) = expected_value {
+                    assert_eq!(value, expected, "{edited:?}");
+                }
+                assert_eq!(log_value(&hash), Some(value.as_str()));
+                assert_eq!(apply(BANK, value).as_deref(), Ok(edited), "{hash}");
+                // The lesson and step still read as before.
+                let link = Link::parse(&hash);
+                assert_eq!(
+                    (link.scenario.as_deref(), link.step),
+                    (Some("bank"), Some(5))
+                );
+            }
+            other => panic!("{edited:?} gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unedited_lesson_keeps_its_short_address() {
+        assert_eq!(link_log(BANK, BANK), LinkLog::Unedited);
+        assert_eq!(hash("bank", 5, &LinkLog::Unedited), "#scenario=bank&step=5");
+        assert_eq!(log_value("#scenario=bank&step=5"), None);
+    }
+
+    #[test]
+    fn edits_round_trip_through_the_address() {
+        // A command appended: all three lines kept at the start.
+        check_round_trip(
+            &format!("{BANK}{{\"type\":\"deposit\",\"amount\":50}}\n"),
+            Some("3.0.eyJ0eXBlIjoiZGVwb3NpdCIsImFtb3VudCI6NTB9Cg"),
+        );
+        // A line deleted: nothing between the kept lines.
+        check_round_trip(
+            "{\"type\":\"deposit\",\"amount\":100}\n{\"type\":\"deposit\",\"amount\":60}\n",
+            Some("1.1."),
+        );
+        // A line changed in the middle, a line inserted at the start.
+        check_round_trip(
+            &BANK.replace("40", "400"),
+            Some("1.1.eyJ0eXBlIjoid2l0aGRyYXdhbCIsImFtb3VudCI6NDAwfQo"),
+        );
+        check_round_trip(
+            &format!("{{\"type\":\"deposit\",\"amount\":1}}\n{BANK}"),
+            None,
+        );
+        // Everything gone, a missing last newline, text that is not JSON, non-ASCII.
+        check_round_trip("", Some("0.0."));
+        check_round_trip(BANK.trim_end(), None);
+        check_round_trip(&format!("{BANK}not json ü €\n"), None);
+    }
+
+    #[test]
+    fn a_blank_lesson_takes_the_whole_log() {
+        let edited = "{\"type\":\"deposit\",\"amount\":50}\n";
+        let LinkLog::Edited(value) = link_log("", edited) else {
+            panic!("an edit of the blank log fits");
+        };
+        assert_eq!(apply("", &value).as_deref(), Ok(edited));
+    }
+
+    #[test]
+    fn a_log_too_big_for_a_link_is_left_out() {
+        let big: String = (0..200)
+            .map(|n| format!("{{\"type\":\"deposit\",\"amount\":{n}}}\n"))
+            .collect();
+        let log = link_log(BANK, &big);
+        let LinkLog::TooBig { chars } = log else {
+            panic!("a 6 KB log is too big: {log:?}");
+        };
+        assert!(chars > MAX_LOG_CHARS, "{chars}");
+        assert_eq!(hash("bank", 5, &log), "#scenario=bank&step=5");
+    }
+
+    fn check_error(value: &str, expected: &str) {
+        assert_eq!(
+            apply(BANK, value).map_err(|e| e.to_string()),
+            Err(expected.to_owned()),
+            "{value}"
+        );
+    }
+
+    #[test]
+    fn a_mangled_link_says_why() {
+        check_error("3.0", "expected log=START.END.TEXT");
+        check_error("x.0.", "expected log=START.END.TEXT");
+        check_error(
+            "3.0.@@",
+            "its text is not URL-safe base64 (Invalid symbol 64, offset 0.)",
+        );
+        check_error("3.0._w", "its text is not UTF-8");
+        check_error("3.1.", "it keeps 4 lines of a lesson log that has 3");
+    }
+
+    #[test]
+    fn every_lesson_has_its_text() {
+        for id in scenario::IDS {
+            assert!(lesson_text(id).is_some(), "{id}");
+        }
+        assert_eq!(lesson_text("nope"), None);
+    }
+}
