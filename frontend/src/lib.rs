@@ -10,10 +10,12 @@
 //! - [`keep`]: localStorage, downloads and file reads.
 //! - [`hooks`]: the play timer, the keyboard and links followed in the same tab.
 //! - [`components`]: one component per file.
+//! - [`live`]: live mode, a real Kafka topic folded through `eventfold serve` (`#live…`).
 
 pub mod components;
 pub mod hooks;
 pub mod keep;
+pub mod live;
 pub mod replay;
 pub mod state;
 pub mod url;

@@ -198,6 +198,27 @@ fn App() -> Html {
     }
 }
 
+/// The lessons, or live mode (`eventfold_frontend::live`) when the address starts
+/// with `#live`; following a link from one to the other switches in place.
+#[component]
+fn Root() -> Html {
+    let live =
+        use_state(|| eventfold_frontend::live::is_live(&eventfold_frontend::live::current_hash()));
+    use_hash_change({
+        let live = live.clone();
+        Callback::from(move |()| {
+            live.set(eventfold_frontend::live::is_live(
+                &eventfold_frontend::live::current_hash(),
+            ))
+        })
+    });
+    if *live {
+        html! { <eventfold_frontend::live::Live /> }
+    } else {
+        html! { <App /> }
+    }
+}
+
 fn main() {
-    yew::Renderer::<App>::new().render();
+    yew::Renderer::<Root>::new().render();
 }
