@@ -49,7 +49,7 @@ pub struct Comparison {
 
 /// `trace`'s log folded again with `other`, row by row against `trace`.
 pub fn projections(trace: &Trace, other: Arc<dyn Projection>) -> Comparison {
-    let right = Trace::new(other, Mode::Lenient, trace.events().to_vec());
+    let right = Trace::new(other, Mode::Lenient, trace.events().iter());
     // The same log gives the same rows in both tables (five per event, then the
     // end), so they are compared in one pass over both.
     let first_difference = trace
@@ -75,7 +75,7 @@ pub fn compaction(trace: &Trace) -> Comparison {
     let compacted = Trace::new(
         trace.projection().clone(),
         Mode::Lenient,
-        compact(trace.events()),
+        compact(&trace.events().to_vec()),
     );
     let (left, right) = (Side::of(trace), Side::of(&compacted));
     let verdict = if left.records == right.records {

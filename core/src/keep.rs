@@ -38,6 +38,7 @@ pub fn trace_json(trace: &Trace) -> String {
         .steps()
         .map(|step| {
             let event = step.event_index.and_then(|i| trace.events().get(i));
+            let event = event.as_ref();
             json!({
                 "step": step.step,
                 "phase": format!("{:?}", step.phase).to_lowercase(),

@@ -223,48 +223,52 @@ fn consumed_at(row: &Step) -> usize {
     }
 }
 
+/// The topic's partitions at `row`, drawing [`TOPIC_SHOWN`] entries around the
+/// current event. Only the drawn entries are rebuilt from the log, and a log on one
+/// partition counts the hidden ones without a scan, so a step of a million-event log
+/// costs the same as a step of a lesson.
 fn topic_at(trace: &Trace, row: &Step) -> Vec<PartitionLog> {
-    let events = &trace.events()[..row.topic_len.min(trace.events().len())];
+    let log = trace.events();
+    let len = row.topic_len.min(log.len());
     let consumed = consumed_at(row);
-    let current = row.event_index.filter(|i| *i < events.len());
-    let centre = current.unwrap_or(events.len().saturating_sub(1));
+    let current = row.event_index.filter(|i| *i < len);
+    let centre = current.unwrap_or(len.saturating_sub(1));
     let start = centre
         .saturating_sub(TOPIC_SHOWN / 2)
-        .min(events.len().saturating_sub(TOPIC_SHOWN));
-    let end = (start + TOPIC_SHOWN).min(events.len());
+        .min(len.saturating_sub(TOPIC_SHOWN));
+    let end = (start + TOPIC_SHOWN).min(len);
+    let shown: Vec<(usize, Envelope)> = (start..end)
+        .filter_map(|i| Some((i, log.get(i)?)))
+        .collect();
 
-    let mut partitions: Vec<i32> = events.iter().map(|e| e.partition).collect();
+    let mut partitions: Vec<i32> = log
+        .partitions()
+        .iter()
+        .filter(|(_, first)| *first < len)
+        .map(|(p, _)| *p)
+        .collect();
     partitions.sort_unstable();
-    partitions.dedup();
     let projection = trace.projection();
     partitions
         .into_iter()
         .map(|partition| {
-            let in_partition = |range: std::ops::Range<usize>| {
-                events[range]
-                    .iter()
-                    .filter(|e| e.partition == partition)
-                    .count()
-            };
-            let entries = (start..end)
-                .filter(|i| events[*i].partition == partition)
-                .map(|i| TopicEntry {
-                    offset: events[i].offset,
-                    label: projection.label(&events[i]),
-                    consumed: i < consumed,
-                    current: Some(i) == current,
+            let entries = shown
+                .iter()
+                .filter(|(_, e)| e.partition == partition)
+                .map(|(i, e)| TopicEntry {
+                    offset: e.offset,
+                    label: projection.label(e),
+                    consumed: *i < consumed,
+                    current: Some(*i) == current,
                 })
                 .collect();
-            let next_offset = events
-                .iter()
-                .enumerate()
-                .skip(consumed)
-                .find(|(_, e)| e.partition == partition)
-                .map(|(_, e)| e.offset);
+            let next_offset = log
+                .first_in(partition, consumed..len)
+                .and_then(|i| log.offset(i));
             PartitionLog {
                 partition,
-                hidden_before: in_partition(0..start),
-                hidden_after: in_partition(end..events.len()),
+                hidden_before: log.count_in(partition, 0..start),
+                hidden_after: log.count_in(partition, end..len),
                 entries,
                 next_offset,
             }
@@ -299,10 +303,13 @@ fn tracker_at(trace: &Trace, row: &Step) -> Vec<TrackerColumn> {
             });
         }
     };
-    for index in first..last {
-        for phase in [Phase::Produce, Phase::Apply] {
-            let n = trace.step_of(index, phase);
-            column(trace.step(n), format!("After step {n}"));
+    // One pass over the few events shown, from the nearest snapshot.
+    if first < last {
+        let rows = trace
+            .steps_in(trace.step_of(first, Phase::Produce)..=trace.step_of(last - 1, Phase::Apply));
+        for step in rows.filter(|s| matches!(s.phase, Phase::Produce | Phase::Apply)) {
+            let n = step.step;
+            column(Some(step), format!("After step {n}"));
         }
     }
     if last == folded {
@@ -373,10 +380,68 @@ pub struct EditorLog {
 /// therefore keeps offset = line index only when it has no blank lines, which is why
 /// [`EditorLog::lines`] keeps the line of each event for error messages.
 pub fn parse_editor(topic: &str, text: &str) -> EditorLog {
-    let mut next_offset = std::collections::BTreeMap::<i32, i64>::new();
+    let mut reader = EditorReader::default();
     let mut log = EditorLog::default();
-    for mut envelope in crate::ndjson::parse(topic, text.as_bytes()) {
-        log.lines.push(envelope.offset);
+    while let Some((line, envelope)) = reader.next_event(topic, text) {
+        log.lines.push(line);
+        log.events.push(envelope);
+    }
+    log
+}
+
+/// [`parse_editor`] one event at a time, resumable: it keeps its place in the text
+/// (a byte position) and each partition's next offset, so a big import can be read
+/// and folded in slices between two frames of the page, and nothing but the events
+/// being folded is held as envelopes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EditorReader {
+    /// Byte position of the next line in the text.
+    position: usize,
+    /// 0-based index of the next line.
+    line: i64,
+    next_offset: std::collections::BTreeMap<i32, i64>,
+}
+
+impl EditorReader {
+    /// Bytes of the text read so far.
+    pub fn position(&self) -> usize {
+        self.position
+    }
+
+    /// The next event of `text` (always the same text) with its editor line, or
+    /// `None` at the end.
+    pub fn next_event(&mut self, topic: &str, text: &str) -> Option<(i64, Envelope)> {
+        let bytes = text.as_bytes();
+        loop {
+            if self.position >= bytes.len() {
+                return None;
+            }
+            let rest = &bytes[self.position..];
+            let (line, advance) = match rest.iter().position(|b| *b == b'\n') {
+                Some(end) => (&rest[..end], end + 1),
+                None => (rest, rest.len()),
+            };
+            self.position += advance;
+            let index = self.line;
+            self.line += 1;
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return Some((index, self.envelope(topic, line)));
+        }
+    }
+
+    fn envelope(&mut self, topic: &str, line: &[u8]) -> Envelope {
+        let mut envelope = Envelope {
+            topic: topic.to_owned(),
+            partition: 0,
+            offset: 0,
+            key: None,
+            timestamp: 0,
+            headers: Vec::new(),
+            value: Payload::decode(Some(line)),
+        };
         if let Payload::Json(Value::Object(event)) = &mut envelope.value {
             if let Some(Value::String(key)) = event.get(KEY_FIELD) {
                 envelope.key = Some(key.as_bytes().to_vec());
@@ -392,12 +457,11 @@ pub fn parse_editor(topic: &str, text: &str) -> EditorLog {
                 event.shift_remove(PARTITION_FIELD);
             }
         }
-        let offset = next_offset.entry(envelope.partition).or_insert(0);
+        let offset = self.next_offset.entry(envelope.partition).or_insert(0);
         envelope.offset = *offset;
         *offset += 1;
-        log.events.push(envelope);
+        envelope
     }
-    log
 }
 
 /// An error of a log typed in the event editor, naming the editor line (0-based

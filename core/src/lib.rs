@@ -19,37 +19,43 @@
 //! - [`sim`]: Kafka simulated: murmur2 partitioner, partitions and offsets, consumers
 //!   that crash and restart, log compaction.
 //! - [`ndjson`]: logs as NDJSON files (offset = line index).
+//! - [`log`](mod@log): a trace's events stored compactly ([`log::Log`]), rebuilt on demand.
 //! - [`display`]: state printed as the seeds print it (`{orderId: 123, status: 'created'}`).
 //! - [`diff`]: what changed between two states, and state printed with it marked.
+//! - [`edit`]: the event editor's text edited by buttons (append, delete, insert a copy).
 //! - [`dedupe`]: a projection wrapper that applies each event id once.
 //! - [`invariant`]: rules such as `balance >= 0` checked over a whole log.
 //! - [`keep`]: a session kept across reloads, and a trace exported as JSON.
 //! - [`quiz`]: multiple-choice questions generated from a trace.
+//! - [`sample`]: generated logs for measurements (the same events natively and in the page).
 //! - [`lesson`]: what the page shows of a step: flow stages, key moments, topic log,
 //!   status tracker ([`lesson::Frame`]), and its `#scenario=…&step=…` address.
+//! - [`share`]: an edited log in that address, so a link reproduces it.
 //! - [`wire`]: the bridge protocol's types, shared by bridge and page.
 
-//! - [`share`]: an edited log in that address, so a link reproduces it.
 pub mod builtin;
 pub mod compare;
 pub mod decl;
 pub mod dedupe;
 pub mod diff;
 pub mod display;
+pub mod edit;
 pub mod envelope;
 pub mod fold;
 pub mod invariant;
 pub mod keep;
 pub mod lesson;
+pub mod log;
 pub mod ndjson;
 pub mod projection;
 pub mod quiz;
+pub mod sample;
 pub mod scenario;
+pub mod share;
 pub mod sim;
 pub mod trace;
 pub mod wire;
 
-pub mod share;
 pub use envelope::{Envelope, Header, Payload};
 pub use fold::{FoldError, Folder, Mode, Outcome, View, fold};
 pub use projection::{AggregateId, ApplyError, Narration, Projection};

@@ -7,6 +7,7 @@
 //! Seeking anywhere in a log of N events therefore costs O(K) applies, not O(N), and a
 //! million-event log does not hold five million states.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -15,6 +16,7 @@ use serde_json::Value;
 use crate::display;
 use crate::envelope::{Envelope, Payload};
 use crate::fold::{FoldError, Folder, Mode, Outcome, View};
+use crate::log::Log;
 use crate::projection::{AggregateId, Projection};
 
 /// Events between two snapshots (K). A seek replays at most K events; each snapshot
@@ -75,19 +77,36 @@ impl Step {
 }
 
 /// A log folded by one projection, with its process table and snapshots.
+///
+/// The log is kept compactly ([`Log`]: about 80 bytes for a small event, against
+/// about 1 KB as envelopes with JSON trees), with one aggregate index per event and
+/// the rejected events on the side; an [`Outcome`] is rebuilt when asked for.
 #[derive(Clone)]
 pub struct Trace {
     head: Folder,
-    events: Vec<Envelope>,
-    outcomes: Vec<Outcome>,
+    log: Log,
+    /// Per event: the index in `ids` of the aggregate it touched, or [`SKIPPED`].
+    touched: Vec<u32>,
+    /// Aggregate ids, each once, in order of first appearance.
+    ids: Vec<AggregateId>,
+    id_index: BTreeMap<AggregateId, u32>,
+    /// The rejected events: their index in the log and the error.
+    failures: Vec<(usize, FoldError)>,
     /// `snapshots[j]` is the view before `events[j * snapshot_every]`.
     snapshots: Vec<View>,
     snapshot_every: usize,
 }
 
+/// `touched` of an event a strict fold skipped.
+const SKIPPED: u32 = u32::MAX;
+
 impl Trace {
     /// Folds `events` and keeps a snapshot every [`SNAPSHOT_EVERY`] events.
-    pub fn new(projection: Arc<dyn Projection>, mode: Mode, events: Vec<Envelope>) -> Trace {
+    pub fn new(
+        projection: Arc<dyn Projection>,
+        mode: Mode,
+        events: impl IntoIterator<Item = Envelope>,
+    ) -> Trace {
         Trace::with_snapshot_every(projection, mode, SNAPSHOT_EVERY, events)
     }
 
@@ -96,12 +115,15 @@ impl Trace {
         projection: Arc<dyn Projection>,
         mode: Mode,
         snapshot_every: usize,
-        events: Vec<Envelope>,
+        events: impl IntoIterator<Item = Envelope>,
     ) -> Trace {
         let mut trace = Trace {
             head: Folder::new(projection, mode),
-            events: Vec::new(),
-            outcomes: Vec::new(),
+            log: Log::default(),
+            touched: Vec::new(),
+            ids: Vec::new(),
+            id_index: BTreeMap::new(),
+            failures: Vec::new(),
             snapshots: Vec::new(),
             snapshot_every: snapshot_every.max(1),
         };
@@ -109,15 +131,35 @@ impl Trace {
         trace
     }
 
-    /// Appends events to the log and folds them (a live topic grows this way).
+    /// Appends events to the log and folds them (a live topic grows this way). The
+    /// cost is the fold of the new events: nothing already folded is looked at again.
     pub fn extend(&mut self, events: impl IntoIterator<Item = Envelope>) {
         for envelope in events {
-            if self.events.len().is_multiple_of(self.snapshot_every) {
+            let index = self.log.len();
+            if index.is_multiple_of(self.snapshot_every) {
                 self.snapshots.push(self.head.view().clone());
             }
-            self.outcomes.push(self.head.push(&envelope));
-            self.events.push(envelope);
+            let outcome = self.head.push(&envelope);
+            let touched = match outcome.aggregate() {
+                Some(id) => self.intern(id),
+                None => SKIPPED,
+            };
+            self.touched.push(touched);
+            if let Outcome::Failed(_, error) = outcome {
+                self.failures.push((index, error));
+            }
+            self.log.push(&envelope);
         }
+    }
+
+    fn intern(&mut self, id: &AggregateId) -> u32 {
+        if let Some(index) = self.id_index.get(id) {
+            return *index;
+        }
+        let index = self.ids.len() as u32;
+        self.ids.push(id.clone());
+        self.id_index.insert(id.clone(), index);
+        index
     }
 
     pub fn projection(&self) -> &Arc<dyn Projection> {
@@ -125,13 +167,41 @@ impl Trace {
     }
 
     /// The whole log, including events a strict fold skipped.
-    pub fn events(&self) -> &[Envelope] {
-        &self.events
+    pub fn events(&self) -> &Log {
+        &self.log
     }
 
-    /// What folding each event did, in log order.
-    pub fn outcomes(&self) -> &[Outcome] {
-        &self.outcomes
+    /// What folding event `index` did.
+    pub fn outcome(&self, index: usize) -> Option<Outcome> {
+        let touched = *self.touched.get(index)?;
+        if touched == SKIPPED {
+            return Some(Outcome::Skipped);
+        }
+        let id = self.ids[touched as usize].clone();
+        Some(match self.failure(index) {
+            Some(error) => Outcome::Failed(id, error.clone()),
+            None => Outcome::Applied(id),
+        })
+    }
+
+    /// What folding each event did, in log order (built for the whole log: for
+    /// tests and short logs; [`Trace::outcome`] and [`Trace::failures`] are cheap).
+    pub fn outcomes(&self) -> Vec<Outcome> {
+        (0..self.log.len())
+            .filter_map(|i| self.outcome(i))
+            .collect()
+    }
+
+    /// The rejected events, in log order, with their index in the log.
+    pub fn failures(&self) -> &[(usize, FoldError)] {
+        &self.failures
+    }
+
+    fn failure(&self, index: usize) -> Option<&FoldError> {
+        self.failures
+            .binary_search_by_key(&index, |(i, _)| *i)
+            .ok()
+            .map(|i| &self.failures[i].1)
     }
 
     /// Rejected events, in log order.
@@ -148,12 +218,9 @@ impl Trace {
     /// including the first bad one.
     pub fn folded_events(&self) -> usize {
         if self.head.halted() {
-            self.outcomes
-                .iter()
-                .position(|o| o.error().is_some())
-                .map_or(self.outcomes.len(), |i| i + 1)
+            self.failures.first().map_or(self.log.len(), |(i, _)| i + 1)
         } else {
-            self.events.len()
+            self.log.len()
         }
     }
 
@@ -213,35 +280,68 @@ impl Trace {
 
     /// Every row in order, computed in one pass over the log.
     pub fn steps(&self) -> impl Iterator<Item = Step> + '_ {
-        let mut folder = Folder::new(self.projection().clone(), Mode::Lenient);
-        (0..self.folded_events())
-            .flat_map(move |index| self.event_rows(index, &mut folder))
-            .chain(std::iter::once_with(|| self.end_step()))
+        self.steps_in(1..=self.len())
+    }
+
+    /// Rows `range` (clamped to the trace) in order: one seek from the nearest
+    /// snapshot, then one pass over the events the rows belong to. A page of the
+    /// process table costs this, whatever the log's length.
+    pub fn steps_in(
+        &self,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> impl Iterator<Item = Step> + '_ {
+        let first = (*range.start()).max(1);
+        let last = (*range.end()).min(self.len());
+        let folded = self.folded_events();
+        // The events whose rows fall in the range (the end row has no event).
+        let start = ((first - 1) / STEPS_PER_EVENT) as usize;
+        let end = ((last.saturating_sub(1) / STEPS_PER_EVENT) as usize + 1).min(folded);
+        let events = if first <= last && start < end {
+            start..end
+        } else {
+            0..0
+        };
+        let mut folder = (!events.is_empty()).then(|| self.folder_before(events.start));
+        events
+            .flat_map(move |index| {
+                let folder = folder
+                    .as_mut()
+                    .expect("a folder exists when there are events");
+                self.event_rows(index, folder)
+            })
+            .chain(
+                std::iter::once_with(move || {
+                    (first <= last && last == self.len()).then(|| self.end_step())
+                })
+                .flatten(),
+            )
+            .filter(move |row| (first..=last).contains(&row.step))
     }
 
     /// The apply row of the first event of `partition` at or after `offset`.
     pub fn seek_offset(&self, partition: i32, offset: i64) -> Option<u64> {
-        self.events[..self.folded_events()]
-            .iter()
-            .position(|e| e.partition == partition && e.offset >= offset)
+        (0..self.folded_events())
+            .position(|i| {
+                self.log.partition(i) == Some(partition)
+                    && self.log.offset(i).is_some_and(|o| o >= offset)
+            })
             .map(|i| self.step_of(i, Phase::Apply))
     }
 
     /// The apply row of the first event with a timestamp at or after `timestamp`
     /// (what Kafka's offsets-for-times answers).
     pub fn seek_timestamp(&self, timestamp: i64) -> Option<u64> {
-        self.events[..self.folded_events()]
-            .iter()
-            .position(|e| e.timestamp >= timestamp)
+        (0..self.folded_events())
+            .position(|i| self.log.timestamp(i).is_some_and(|t| t >= timestamp))
             .map(|i| self.step_of(i, Phase::Apply))
     }
 
     /// Labels of the first `len` events of the topic.
     pub fn topic_labels(&self, len: usize) -> Vec<String> {
         let projection = self.projection();
-        self.events[..len.min(self.events.len())]
-            .iter()
-            .map(|e| projection.label(e))
+        self.log
+            .range(0..len.min(self.log.len()))
+            .map(|e| projection.label(&e))
             .collect()
     }
 
@@ -249,8 +349,11 @@ impl Trace {
     /// labels that are shown.
     pub fn topic_text(&self, len: usize) -> String {
         let projection = self.projection();
-        display::topic_with(len.min(self.events.len()), |i| {
-            projection.label(&self.events[i])
+        display::topic_with(len.min(self.log.len()), |i| {
+            self.log
+                .get(i)
+                .map(|e| projection.label(&e))
+                .unwrap_or_default()
         })
     }
 
@@ -276,7 +379,9 @@ impl Trace {
         let start = snapshot * self.snapshot_every;
         let view = self.snapshots.get(snapshot).cloned().unwrap_or_default();
         let mut folder = Folder::resume(self.projection().clone(), Mode::Lenient, view);
-        folder.extend(&self.events[start..index]);
+        for envelope in self.log.range(start..index) {
+            folder.push(&envelope);
+        }
         folder
     }
 
@@ -284,8 +389,11 @@ impl Trace {
     /// advanced past it.
     fn event_rows(&self, index: usize, folder: &mut Folder) -> [Step; 5] {
         let projection = self.projection().clone();
-        let envelope = &self.events[index];
-        let outcome = &self.outcomes[index];
+        let envelope = &self
+            .log
+            .get(index)
+            .expect("rows are only asked of logged events");
+        let outcome = self.outcome(index).unwrap_or(Outcome::Skipped);
         let aggregate = outcome.aggregate().cloned().unwrap_or(None);
         let before = folder
             .view()
@@ -364,10 +472,12 @@ impl Trace {
 
     fn end_step(&self) -> Step {
         let folded = self.folded_events();
-        let halted_by = self.outcomes[..folded]
+        let halted_by = self
+            .failures
             .iter()
             .rev()
-            .find_map(Outcome::error);
+            .find(|(i, _)| *i < folded)
+            .map(|(_, error)| error);
         let (action, output) = match (self.head.halted(), halted_by) {
             (true, Some(error)) => (
                 "Stop at the first bad event (strict)".to_owned(),
