@@ -40,6 +40,15 @@ pub struct Meta {
     pub key: Option<Rc<str>>,
 }
 
+/// A consumer group against the events held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lag {
+    /// Events before the first one the group has not applied.
+    pub prefix: usize,
+    /// Events held that the group has not applied.
+    pub events: usize,
+}
+
 /// A replay of one topic with one projection.
 pub struct Session {
     pub topic: String,
@@ -199,6 +208,24 @@ impl Session {
             .iter()
             .rposition(|m| m.partition == partition && m.offset == offset)
             .map(|i| self.trace.step_of(i, Phase::Apply))
+    }
+
+    /// How far a consumer group with these committed offsets (the next offset it
+    /// reads per partition) is behind the events held.
+    pub fn behind(&self, committed: &BTreeMap<i32, i64>) -> Lag {
+        let applied = |m: &Meta| {
+            committed
+                .get(&m.partition)
+                .is_some_and(|next| m.offset < *next)
+        };
+        Lag {
+            prefix: self
+                .index
+                .iter()
+                .position(|m| !applied(m))
+                .unwrap_or(self.index.len()),
+            events: self.index.iter().filter(|m| !applied(m)).count(),
+        }
     }
 
     /// Events folded so far.

@@ -77,6 +77,8 @@ pub enum Msg {
     EditKey(String),
     Send,
     PickKey(String),
+    EditGroup(String),
+    AskGroup,
 }
 
 pub struct Live {
@@ -106,6 +108,10 @@ pub struct Live {
     command_key: String,
     command: Option<Command>,
     key: Option<String>,
+    group_text: String,
+    /// The consumer group asked about, and its committed offsets once the bridge
+    /// answered (for the topic of the replay).
+    group: Option<(String, Option<BTreeMap<i32, i64>>)>,
     attempts: u32,
     retry: Option<Timeout>,
     /// The `closing` frame's message, the reason of the break that follows it.
@@ -151,6 +157,8 @@ impl Component for Live {
             command_key: String::new(),
             command: None,
             key: None,
+            group_text: String::new(),
+            group: None,
             attempts: 0,
             retry: None,
             closing: None,
@@ -214,6 +222,8 @@ impl Component for Live {
             Msg::EditKey(text) => self.command_key = text,
             Msg::Send => self.send_command(),
             Msg::PickKey(key) => self.key = (!key.is_empty()).then_some(key),
+            Msg::EditGroup(text) => self.group_text = text,
+            Msg::AskGroup => self.ask_group(),
         }
         true
     }
@@ -236,6 +246,7 @@ impl Component for Live {
                         { self.state_view(session) }
                         { self.console(session) }
                     </div>
+                    { self.group_view(link, session) }
                     { self.table(link, session) }
                     { self.partitions(session) }
                     { self.errors(link, session) }
@@ -386,6 +397,14 @@ impl Live {
                 }
                 true
             }
+            ServerMessage::GroupOffsets { group, offsets, .. } => {
+                if let Some((asked, answer)) = &mut self.group
+                    && *asked == group
+                {
+                    *answer = Some(offsets);
+                }
+                true
+            }
             ServerMessage::Closing { message, resume } => {
                 if let Some(session) = &mut self.session {
                     let sub = session.sub.clone();
@@ -520,6 +539,26 @@ impl Live {
         {
             session.resumed(sub, &from, reason);
         }
+    }
+
+    /// Asks the bridge for a consumer group's committed offsets on the replay's topic.
+    fn ask_group(&mut self) {
+        let group = self.group_text.trim().to_owned();
+        let Some(session) = &self.session else {
+            return;
+        };
+        if group.is_empty() {
+            self.group = None;
+            return;
+        }
+        self.requests += 1;
+        let message = ClientMessage::GroupOffsets {
+            id: Value::from(format!("g{}", self.requests)),
+            group: group.clone(),
+            topic: session.topic.clone(),
+        };
+        self.send(&message);
+        self.group = Some((group, None));
     }
 
     fn jump(&mut self) {
@@ -868,6 +907,60 @@ impl Live {
                 <pre class="console" data-testid="output" aria-label="Console output">
                     { lines.join("\n") }
                 </pre>
+            </section>
+        }
+    }
+
+    /// A consumer group's view of the topic: the state up to its committed offsets
+    /// next to the state at the head, and its lag in events not yet applied.
+    fn group_view(&self, link: &html::Scope<Self>, session: &Session) -> Html {
+        let oninput = link.callback(|e: InputEvent| Msg::EditGroup(input_value(&e)));
+        let onsubmit = link.callback(|e: SubmitEvent| {
+            e.prevent_default();
+            Msg::AskGroup
+        });
+        let answer = match &self.group {
+            None => html! {},
+            Some((group, None)) => html! {
+                <p class="muted">{ format!("Asking the bridge for {group}'s committed offsets…") }</p>
+            },
+            Some((group, Some(committed))) => {
+                let lag = session.behind(committed);
+                let applied = session.count() - lag.events;
+                let projection = session.trace.projection();
+                let group_state = session.trace.view_before(lag.prefix).to_json(&**projection);
+                let head_state = session.trace.final_view().to_json(&**projection);
+                html! {
+                    <div class="group-answer" data-testid="group-view"
+                        data-lag={lag.events.to_string()} data-applied={applied.to_string()}>
+                        <p>
+                            { format!("Group {group} has committed {}: it has applied {applied} of the {} events held; lag {} event{} not yet applied.",
+                                if committed.is_empty() { "nothing on this topic".to_owned() } else { offsets_text(committed) },
+                                session.count(), lag.events, if lag.events == 1 { "" } else { "s" }) }
+                        </p>
+                        if lag.prefix + lag.events != session.count() {
+                            <p class="muted">{ "Its partitions are interleaved in this replay: the state shown is up to the first event it has not applied." }</p>
+                        }
+                        <table class="sides">
+                            <tr><th>{ format!("as {group} sees it") }</th>
+                                <td><pre data-testid="group-state">{ serde_json::to_string_pretty(&group_state).unwrap_or_default() }</pre></td></tr>
+                            <tr><th>{ "at the head" }</th>
+                                <td><pre data-testid="head-state">{ serde_json::to_string_pretty(&head_state).unwrap_or_default() }</pre></td></tr>
+                        </table>
+                    </div>
+                }
+            }
+        };
+        html! {
+            <section class="group" aria-labelledby="group-heading">
+                <h3 id="group-heading">{ "Consumer group" }</h3>
+                <form class="jump" {onsubmit}>
+                    <input data-testid="group-input" placeholder="group id" value={self.group_text.clone()}
+                        {oninput} size="24" spellcheck="false" />
+                    <button type="submit" data-testid="group-show">{ "Show its state" }</button>
+                    <span class="muted">{ " (read from its committed offsets; the bridge never commits)" }</span>
+                </form>
+                { answer }
             </section>
         }
     }
