@@ -50,6 +50,20 @@ pub struct Command {
     pub label: String,
     /// The event as an event-editor line ([`lesson::editor_line`]).
     pub line: String,
+    /// The field of the event a learner may set before issuing it (the amount of a
+    /// deposit, the order to ship); `None` when the command is fixed.
+    pub field: Option<CommandField>,
+}
+
+/// A field of a command's event that the learner sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandField {
+    /// The event's field, e.g. "amount".
+    pub name: &'static str,
+    /// Its value in [`Command::line`] and [`Command::label`], as typed ("50", "123").
+    pub value: String,
+    /// The event holds a number there (else a string).
+    pub number: bool,
 }
 
 impl Command {
@@ -69,7 +83,70 @@ impl Command {
         Command {
             label: label.to_owned(),
             line: lesson::editor_line(&envelope),
+            field: None,
         }
+    }
+
+    /// Lets the learner set the event's field `name` before issuing the command.
+    fn setting(mut self, name: &'static str) -> Command {
+        let value = serde_json::from_str::<Value>(&self.line)
+            .ok()
+            .and_then(|event| event.get(name).cloned())
+            .expect("a command's settable field is in its event");
+        self.field = Some(CommandField {
+            name,
+            number: value.is_number(),
+            value: match value {
+                Value::String(text) => text,
+                other => other.to_string(),
+            },
+        });
+        self
+    }
+
+    /// The command with its field set to `value`, as the learner typed it: its label
+    /// and event say the new value ("Deposit 75"). A number field takes a number and
+    /// a string field any text but none; otherwise the error says what it takes. A
+    /// fixed command is itself whatever the value.
+    pub fn with_value(&self, value: &str) -> Result<Command, String> {
+        let Some(field) = &self.field else {
+            return Ok(self.clone());
+        };
+        let value = value.trim();
+        let json = if field.number {
+            value
+                .parse::<i64>()
+                .map(Value::from)
+                .ok()
+                .or_else(|| {
+                    value
+                        .parse::<f64>()
+                        .ok()
+                        .and_then(serde_json::Number::from_f64)
+                        .map(Value::Number)
+                })
+                .ok_or_else(|| format!("{} must be a number, not '{value}'", field.name))?
+        } else if value.is_empty() {
+            return Err(format!("{} must not be empty", field.name));
+        } else {
+            Value::String(value.to_owned())
+        };
+        let Ok(Value::Object(mut event)) = serde_json::from_str::<Value>(&self.line) else {
+            return Err(format!(
+                "the command's event is not a JSON object: {}",
+                self.line
+            ));
+        };
+        // Inserting an existing key keeps its place, so the line reads as before.
+        event.insert(field.name.to_owned(), json);
+        Ok(Command {
+            label: self.label.replacen(&field.value, value, 1),
+            line: Value::Object(event).to_string(),
+            field: Some(CommandField {
+                value: value.to_owned(),
+                ..field.clone()
+            }),
+        })
     }
 }
 
@@ -117,8 +194,9 @@ pub fn by_id(id: &str) -> Option<Scenario> {
 /// The bank lessons' commands.
 fn bank_commands() -> Vec<Command> {
     vec![
-        Command::new("Deposit 50", lit(r#"{"type":"deposit","amount":50}"#)),
-        Command::new("Withdraw 500", lit(r#"{"type":"withdrawal","amount":500}"#)),
+        Command::new("Deposit 50", lit(r#"{"type":"deposit","amount":50}"#)).setting("amount"),
+        Command::new("Withdraw 500", lit(r#"{"type":"withdrawal","amount":500}"#))
+            .setting("amount"),
     ]
 }
 
@@ -201,11 +279,13 @@ pub fn orders() -> Scenario {
             Command::new(
                 "Ship order 123",
                 lit(r#"{"type":"orderUpdated","orderId":123,"status":"shipped"}"#),
-            ),
+            )
+            .setting("orderId"),
             Command::new(
                 "Deliver order 123",
                 lit(r#"{"type":"orderUpdated","orderId":123,"status":"delivered"}"#),
-            ),
+            )
+            .setting("orderId"),
         ],
         topic: "orders",
         projection: builtin("orders"),
@@ -245,13 +325,15 @@ pub fn users() -> Scenario {
                 lit(
                     r#"{"event":"UserLoggedIn","userId":"123","timestamp":"2023-10-01T12:30:00Z"}"#,
                 ),
-            ),
+            )
+            .setting("userId"),
             Command::new(
                 "Register user 456",
                 lit(
                     r#"{"event":"UserRegistered","userId":"456","timestamp":"2023-10-01T12:40:00Z"}"#,
                 ),
-            ),
+            )
+            .setting("userId"),
         ],
         topic: "events",
         projection: builtin("users"),
@@ -475,11 +557,14 @@ pub fn keys_partitions() -> Scenario {
             different accounts interleave, but each account's own events arrive in order \
             and its balance is folded separately, one aggregate per key.",
         notes,
-        commands: vec![Command::keyed(
-            "Deposit 50 to alice",
-            Some(("alice", PARTITIONS)),
-            lit(r#"{"type":"deposit","amount":50}"#),
-        )],
+        commands: vec![
+            Command::keyed(
+                "Deposit 50 to alice",
+                Some(("alice", PARTITIONS)),
+                lit(r#"{"type":"deposit","amount":50}"#),
+            )
+            .setting("amount"),
+        ],
         topic: "bank-accounts",
         projection,
         spec: None,
@@ -545,11 +630,14 @@ pub fn compaction() -> Scenario {
             compacted log rebuilds exactly the latest balances the full log does, from far \
             fewer records.",
         notes,
-        commands: vec![Command::keyed(
-            "Set dave's balance to 0",
-            Some(("dave", PARTITIONS)),
-            lit(r#"{"account":"dave","balance":0}"#),
-        )],
+        commands: vec![
+            Command::keyed(
+                "Set dave's balance to 0",
+                Some(("dave", PARTITIONS)),
+                lit(r#"{"account":"dave","balance":0}"#),
+            )
+            .setting("balance"),
+        ],
         topic: "account-balances",
         projection,
         spec: Some(LATEST_BALANCE.to_owned()),
@@ -580,10 +668,13 @@ pub fn duplicate(fixed: bool) -> Scenario {
         format!("Applying every delivery: {}.", render(&bank)),
         format!("Deduplicating on eventId: {}.", render(&deduped)),
     ];
-    let commands = vec![Command::new(
-        "Deposit 50 (eventId e-4)",
-        lit(r#"{"type":"deposit","amount":50,"eventId":"e-4"}"#),
-    )];
+    let commands = vec![
+        Command::new(
+            "Deposit 50 (eventId e-4)",
+            lit(r#"{"type":"deposit","amount":50,"eventId":"e-4"}"#),
+        )
+        .setting("amount"),
+    ];
     let (id, title, explanation, projection) = if fixed {
         (
             "duplicate-fixed",
@@ -901,6 +992,80 @@ mod tests {
             errors,
             "errors of {id}: {:?}",
             trace.errors()
+        );
+    }
+
+    /// Command `label` of lesson `id` with `value` typed: its label and line, or why not.
+    fn check_value(id: &str, label: &str, value: &str, expected: Result<(&str, &str), &str>) {
+        let lesson = by_id(id).unwrap();
+        let command = lesson.commands.iter().find(|c| c.label == label).unwrap();
+        let got = command.with_value(value).map(|c| (c.label, c.line));
+        let expected = expected
+            .map(|(label, line)| (label.to_owned(), line.to_owned()))
+            .map_err(str::to_owned);
+        assert_eq!(got, expected, "{id}: {label} with {value:?}");
+    }
+
+    #[test]
+    fn commands_take_the_learners_value() {
+        check_value(
+            "bank",
+            "Deposit 50",
+            "75",
+            Ok(("Deposit 75", r#"{"type":"deposit","amount":75}"#)),
+        );
+        check_value(
+            "bank",
+            "Withdraw 500",
+            " 12.5 ",
+            Ok(("Withdraw 12.5", r#"{"type":"withdrawal","amount":12.5}"#)),
+        );
+        check_value(
+            "bank",
+            "Deposit 50",
+            "fifty",
+            Err("amount must be a number, not 'fifty'"),
+        );
+        check_value(
+            "orders",
+            "Ship order 123",
+            "7",
+            Ok((
+                "Ship order 7",
+                r#"{"type":"orderUpdated","orderId":7,"status":"shipped"}"#,
+            )),
+        );
+        check_value(
+            "users",
+            "Register user 456",
+            "",
+            Err("userId must not be empty"),
+        );
+        check_value(
+            "users",
+            "Register user 456",
+            "ada",
+            Ok((
+                "Register user ada",
+                r#"{"event":"UserRegistered","userId":"ada","timestamp":"2023-10-01T12:40:00Z"}"#,
+            )),
+        );
+        // A keyed command keeps its key and partition.
+        check_value(
+            "keys-partitions",
+            "Deposit 50 to alice",
+            "5",
+            Ok((
+                "Deposit 5 to alice",
+                r#"{"@key":"alice","type":"deposit","amount":5}"#,
+            )),
+        );
+        // A fixed command is itself.
+        let lesson = by_id("values-deltas").unwrap();
+        assert_eq!(lesson.commands[0].field, None);
+        assert_eq!(
+            lesson.commands[0].with_value("x"),
+            Ok(lesson.commands[0].clone())
         );
     }
 
