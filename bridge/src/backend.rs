@@ -59,6 +59,10 @@ pub enum Delivery {
     /// aborted records never delivers its offset `high - 1`, so only the backend can
     /// tell (librdkafka's end-of-partition event).
     Reached(i32),
+    /// The subscription stalled while records waited and was rebuilt with a fresh
+    /// consumer, from the next offsets not yet delivered: nothing is lost or repeated.
+    /// The session counts it (`eventfold_subscription_rebuilds_total`).
+    Rebuilt,
 }
 
 /// Records in their wire text.

@@ -112,7 +112,7 @@ async fn receive(batches: &mut tokio::sync::mpsc::Receiver<Batch>, count: usize)
                 let batch = batch.records().expect("the wire text parses as records");
                 records.extend(batch);
             }
-            Ok(Some(Ok(Delivery::Reached(_)))) => {}
+            Ok(Some(Ok(Delivery::Reached(_) | Delivery::Rebuilt))) => {}
             Ok(Some(Err(e))) => panic!("subscription error: {e:?}"),
             Ok(None) => panic!("subscription ended after {} records", records.len()),
             Err(_) => panic!("only {} of {count} records within {WAIT:?}", records.len()),

@@ -22,6 +22,7 @@ use regex::Regex;
 use tokio::sync::{mpsc, watch};
 
 use super::subscription::{self, Pump, QuietEof};
+use super::watchdog::{Watch, Watchdog};
 use crate::backend::{
     Backend, BackendError, Health, ProduceRequest, SubscribeRequest, Subscription,
 };
@@ -69,6 +70,8 @@ struct Inner {
     producer: Option<FutureProducer>,
     /// Topics known to exist, so a produce does not ask for metadata every time.
     known_topics: Mutex<HashSet<String>>,
+    /// Rebuilds subscriptions that stall while records wait.
+    watchdog: Arc<Watchdog>,
 }
 
 impl KafkaBackend {
@@ -119,8 +122,16 @@ impl KafkaBackend {
                 admin,
                 producer,
                 known_topics: Mutex::new(HashSet::new()),
+                watchdog: Arc::new(Watchdog::default()),
             }),
         })
+    }
+
+    /// How long a subscription may make no progress while records wait before it is
+    /// rebuilt (`--stall-timeout`; [`super::watchdog::STALL_TIMEOUT`] by default).
+    pub fn with_stall_timeout(self, timeout: Duration) -> KafkaBackend {
+        self.inner.watchdog.set_limit(timeout);
+        self
     }
 
     /// Like [`Backend::subscribe`], but the replay ends at the high watermarks seen at
@@ -269,7 +280,7 @@ impl Inner {
     /// Resolves the start of every partition, assigns a fresh consumer and starts its
     /// pump thread.
     fn open(
-        &self,
+        self: &Arc<Self>,
         request: SubscribeRequest,
         until_high: bool,
     ) -> Result<Subscription, BackendError> {
@@ -340,6 +351,16 @@ impl Inner {
 
         let (tx, batches) = mpsc::channel(BATCH_QUEUE);
         let (paused, paused_rx) = watch::channel(false);
+        let positions = assignment
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(n) => Some((e.partition(), n)),
+                _ => None,
+            })
+            .collect();
+        let stall_watch = Arc::new(Watch::new(topic, positions));
+        self.watch(&stall_watch);
         let pump = Pump {
             consumer,
             assignment,
@@ -351,6 +372,8 @@ impl Inner {
             // records; a subscription feeds a WebSocket, which sends text.
             encoded: !until_high,
             topic: topic.to_owned(),
+            config: self.consumer_config(),
+            watch: stall_watch,
         };
         subscription::spawn(pump, topic)?;
         Ok(Subscription {
@@ -394,6 +417,22 @@ impl Inner {
             }
         }
         Ok(offsets)
+    }
+
+    /// Puts a subscription under the stall watchdog, whose watermarks come from the
+    /// admin client (independent of the subscriptions' own broker connections). The
+    /// watchdog holds the backend weakly: it stops once the backend is dropped.
+    fn watch(self: &Arc<Self>, stall_watch: &Arc<Watch>) {
+        let inner = Arc::downgrade(self);
+        self.watchdog.watch(stall_watch, move |topic, partitions| {
+            let inner = inner.upgrade()?;
+            Some(
+                partitions
+                    .iter()
+                    .filter_map(|&p| inner.watermarks(topic, p).ok().map(|(_, high)| (p, high)))
+                    .collect(),
+            )
+        });
     }
 
     fn ensure_topic(&self, topic: &str) -> Result<(), BackendError> {

@@ -10,11 +10,14 @@
 //! - [`subscription`]: the pump thread of one subscription, and [`subscription::record`],
 //!   the wire form of a Kafka record.
 //! - [`topic`]: reading a topic up to its high watermarks, for `eventfold replay --topic`.
+//! - [`watchdog`]: rebuilds a subscription that stalls while records wait (the decision
+//!   is the pure [`watchdog::stalled`]).
 
 pub mod backend;
 pub mod config;
 pub mod subscription;
 pub mod topic;
+pub mod watchdog;
 
 pub use backend::KafkaBackend;
 pub use config::{ConfigError, KafkaArgs, Setting};

@@ -6,21 +6,25 @@
 //! the [`crate::backend::Subscription`] (the batch channel closes), when a replay to the
 //! high watermark is done, or on an error the subscription cannot survive. Everything
 //! else, a broker going away included, is logged and waited out: librdkafka reconnects
-//! and fetching resumes where it stopped.
+//! and fetching resumes where it stopped. When the stall watchdog
+//! ([`super::watchdog`]) finds the pump stuck while records wait, the pump replaces its
+//! consumer with a fresh one assigned at the next offsets it has not delivered.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eventfold_core::wire::{ErrorCode, Record, WireBytes, WireHeader};
-use rdkafka::ClientContext;
-use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 
 use super::backend::kafka_error;
+use super::watchdog::{POSITION_EVERY, Watch};
 use crate::backend::{BackendError, Batch, Delivery, EncodedRecords};
 
 /// The most records in one batch.
@@ -49,6 +53,10 @@ pub(crate) struct Pump {
     /// than as [`Record`]s.
     pub encoded: bool,
     pub topic: String,
+    /// The consumer's configuration, to build a new one when the watchdog asks.
+    pub config: ClientConfig,
+    /// Where the pump reports its progress to the stall watchdog.
+    pub watch: Arc<Watch>,
 }
 
 /// The context of a subscription's consumer. rdkafka hands every error event to the
@@ -336,15 +344,51 @@ impl Pump {
         let mut batch = Batcher::new(self.encoded, &self.topic);
         let mut paused = false;
         let mut done = BTreeSet::new();
+        // The next offset not yet delivered, per assigned partition: where a rebuilt
+        // consumer starts, and below which a record is never delivered again.
+        let mut next: BTreeMap<i32, i64> = self
+            .assignment
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(n) => Some((e.partition(), n)),
+                _ => None,
+            })
+            .collect();
+        let mut sampled = Instant::now();
         loop {
             if self.tx.is_closed() {
                 return;
             }
             if self.finished(&done) {
                 if !batch.is_empty() {
-                    let _ = self.tx.blocking_send(Ok(batch.take()));
+                    let _ = self.send(Ok(batch.take()));
                 }
                 return;
+            }
+            if sampled.elapsed() >= POSITION_EVERY {
+                sampled = Instant::now();
+                self.watch.positions(self.positions(&next));
+            }
+            if self.watch.must_rebuild() && !paused {
+                if !batch.is_empty() && !self.send(Ok(batch.take())) {
+                    return;
+                }
+                match self.rebuild(&next) {
+                    Ok(()) => {
+                        if !self.send(Ok(Delivery::Rebuilt)) {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            topic = self.topic,
+                            "cannot rebuild a stalled subscription: {e}"
+                        );
+                        let _ = self.send(Err(e));
+                        return;
+                    }
+                }
             }
             let want_paused = *self.paused.borrow_and_update();
             if want_paused != paused {
@@ -357,13 +401,14 @@ impl Pump {
                     tracing::warn!("cannot pause or resume a subscription: {e}");
                 }
                 paused = want_paused;
+                self.watch.hold(paused);
             }
 
             // Fill a batch: wait for a first record (at most IDLE_POLL, so a closed
             // channel or a pause is noticed soon), then take what librdkafka already
             // holds, up to MAX_BATCH_RECORDS or BATCH_LINGER, looking at the clock only
             // now and then.
-            match self.poll(IDLE_POLL, &mut batch, &mut done) {
+            match self.poll(IDLE_POLL, &mut batch, &mut done, &mut next) {
                 Polled::End => return,
                 Polled::Nothing => continue,
                 Polled::Record => {}
@@ -374,7 +419,7 @@ impl Pump {
                 && !self.finished(&done)
             {
                 for _ in 0..CHECK_EVERY {
-                    match self.poll(Duration::ZERO, &mut batch, &mut done) {
+                    match self.poll(Duration::ZERO, &mut batch, &mut done, &mut next) {
                         Polled::End => return,
                         Polled::Nothing => break 'fill,
                         Polled::Record if batch.len() >= MAX_BATCH_RECORDS => break 'fill,
@@ -384,10 +429,69 @@ impl Pump {
             }
             // A full channel blocks here: the session is behind, and librdkafka stops
             // fetching once its small prefetch is full.
-            if !batch.is_empty() && self.tx.blocking_send(Ok(batch.take())).is_err() {
+            if !batch.is_empty() && !self.send(Ok(batch.take())) {
                 return;
             }
         }
+    }
+
+    /// Hands an item to the session; false when it is gone. While the channel is full
+    /// the pump is held: it is not fetching because the browser is behind, which the
+    /// watchdog must not take for a stall.
+    fn send(&self, item: Batch) -> bool {
+        match self.tx.try_send(item) {
+            Ok(()) => true,
+            Err(TrySendError::Closed(_)) => false,
+            Err(TrySendError::Full(item)) => {
+                self.watch.hold(true);
+                let sent = self.tx.blocking_send(item).is_ok();
+                self.watch.hold(false);
+                sent
+            }
+        }
+    }
+
+    /// librdkafka's position per assigned partition: the offset after the last record or
+    /// transaction marker it handed over. Before the first, the next offset to deliver.
+    fn positions(&self, next: &BTreeMap<i32, i64>) -> BTreeMap<i32, i64> {
+        let mut positions = next.clone();
+        if let Ok(list) = self.consumer.position() {
+            for e in list.elements() {
+                if let (Offset::Offset(n), Some(at)) =
+                    (e.offset(), positions.get_mut(&e.partition()))
+                {
+                    *at = (*at).max(n);
+                }
+            }
+        }
+        positions
+    }
+
+    /// Replaces the consumer with a new one assigned at `next`, the offsets not yet
+    /// delivered. The old one is closed on a thread of its own: a consumer with a hung
+    /// request may take a while to close, and the replay should not wait for it.
+    fn rebuild(&mut self, next: &BTreeMap<i32, i64>) -> Result<(), BackendError> {
+        let consumer: BaseConsumer<QuietEof> = self
+            .config
+            .create_with_context(QuietEof)
+            .map_err(|e| kafka_error("cannot create a Kafka consumer", e))?;
+        let mut assignment = TopicPartitionList::with_capacity(next.len());
+        for (&p, &offset) in next {
+            assignment
+                .add_partition_offset(&self.topic, p, Offset::Offset(offset))
+                .map_err(|e| kafka_error("cannot build the assignment", e))?;
+        }
+        consumer
+            .assign(&assignment)
+            .map_err(|e| kafka_error(&format!("cannot assign {:?}", self.topic), e))?;
+        let old = std::mem::replace(&mut self.consumer, consumer);
+        self.assignment = assignment;
+        let _ = std::thread::Builder::new()
+            .name("eventfold-close".into())
+            .spawn(move || drop(old));
+        self.watch.rebuilt(next.clone());
+        tracing::info!(topic = self.topic, ?next, "subscription rebuilt");
+        Ok(())
     }
 
     fn finished(&self, done: &BTreeSet<i32>) -> bool {
@@ -401,22 +505,31 @@ impl Pump {
         if !self.high.contains_key(&p) || !done.insert(p) {
             return true;
         }
-        if !batch.is_empty() && self.tx.blocking_send(Ok(batch.take())).is_err() {
+        if !batch.is_empty() && !self.send(Ok(batch.take())) {
             return false;
         }
-        self.tx.blocking_send(Ok(Delivery::Reached(p))).is_ok()
+        self.send(Ok(Delivery::Reached(p)))
     }
 
-    /// Polls once; a record goes into `batch` unless it lies past a replay's end.
-    fn poll(&mut self, timeout: Duration, batch: &mut Batcher, done: &mut BTreeSet<i32>) -> Polled {
+    /// Polls once; a record goes into `batch` unless it lies past a replay's end or was
+    /// delivered already.
+    fn poll(
+        &mut self,
+        timeout: Duration,
+        batch: &mut Batcher,
+        done: &mut BTreeSet<i32>,
+        next: &mut BTreeMap<i32, i64>,
+    ) -> Polled {
         match self.consumer.poll(timeout) {
             Some(Ok(message)) => {
                 let (p, offset) = (message.partition(), message.offset());
                 let high = self.high.get(&p).copied();
+                let fresh = next.get(&p).is_none_or(|&n| offset >= n);
                 // A replay to the high watermark delivers nothing past it (a partition
                 // without records to replay is not even assigned).
-                if !self.stop_at_high || high.is_some_and(|high| offset < high) {
+                if fresh && (!self.stop_at_high || high.is_some_and(|high| offset < high)) {
                     batch.push(&message);
+                    next.insert(p, offset + 1);
                 }
                 if high.is_some_and(|high| offset + 1 >= high) && !self.reached(p, batch, done) {
                     return Polled::End;
@@ -439,10 +552,10 @@ impl Pump {
                     tracing::warn!("subscription: {error} (librdkafka retries by itself)");
                     return Polled::Nothing;
                 };
-                if !batch.is_empty() && self.tx.blocking_send(Ok(batch.take())).is_err() {
+                if !batch.is_empty() && !self.send(Ok(batch.take())) {
                     return Polled::End;
                 }
-                let _ = self.tx.blocking_send(Err(error));
+                let _ = self.send(Err(error));
                 Polled::End
             }
             None => Polled::Nothing,

@@ -17,6 +17,7 @@ pub struct Metrics {
     pub produce_acks: IntCounter,
     pub produce_errors: IntCounter,
     pub slow_client_closes: IntCounter,
+    pub subscription_rebuilds: IntCounter,
     /// `error` frames sent, by code.
     frames_refused: IntCounterVec,
     /// WebSocket upgrades refused, by reason (origin, token, connections).
@@ -71,6 +72,10 @@ impl Metrics {
             slow_client_closes: counter(
                 "eventfold_slow_client_closes_total",
                 "Connections closed because the client stayed behind.",
+            ),
+            subscription_rebuilds: counter(
+                "eventfold_subscription_rebuilds_total",
+                "Subscriptions rebuilt with a fresh consumer after stalling while records waited.",
             ),
             frames_refused: counter_vec(
                 "eventfold_frames_refused_total",

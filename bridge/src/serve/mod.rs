@@ -32,6 +32,7 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::backend::{Backend, BackendError, NoKafka};
+use crate::kafka::watchdog::STALL_TIMEOUT;
 use crate::kafka::{ConfigError, KafkaArgs, KafkaBackend};
 pub use http::{ServerState, router};
 
@@ -111,6 +112,11 @@ pub struct ServeArgs {
     /// Seconds a client may stay behind before it is closed with its resume offsets.
     #[arg(long, env = "EVENTFOLD_SLOW_CLIENT_TIMEOUT", default_value_t = SLOW_CLIENT_TIMEOUT.as_secs(), value_name = "SECONDS", value_parser = at_least_one::<u64>)]
     pub slow_client_timeout: u64,
+    /// Seconds a subscription may make no progress while its partitions hold records
+    /// past its position before its consumer is rebuilt (from the next offsets not yet
+    /// delivered, so nothing is lost or repeated).
+    #[arg(long, env = "EVENTFOLD_STALL_TIMEOUT", default_value_t = STALL_TIMEOUT.as_secs(), value_name = "SECONDS", value_parser = at_least_one::<u64>)]
+    pub stall_timeout: u64,
     /// The cluster (`--brokers`, `-X`, `--allow-unsafe-client-config`); without
     /// `--brokers` the bridge serves the page alone.
     #[command(flatten)]
@@ -400,7 +406,8 @@ pub fn main(args: ServeArgs) -> ExitCode {
                 // librdkafka connects on first use and reconnects by itself: the bridge
                 // starts even when the broker is not up yet (/healthz says so).
                 let backend =
-                    KafkaBackend::new(client, config.topics.clone(), config.allow_produce)?;
+                    KafkaBackend::new(client, config.topics.clone(), config.allow_produce)?
+                        .with_stall_timeout(Duration::from_secs(args.stall_timeout));
                 info!(
                     brokers = args.kafka.brokers.as_deref().unwrap_or_default(),
                     "relaying Kafka"

@@ -732,6 +732,10 @@ impl Forwarder {
                     behind.remove(&p);
                     continue;
                 }
+                Some(Ok(Delivery::Rebuilt)) => {
+                    self.metrics.subscription_rebuilds.inc();
+                    continue;
+                }
                 Some(Ok(Delivery::Encoded(batch))) if batch.count == 0 => continue,
                 Some(Ok(Delivery::Encoded(batch))) => {
                     for &(p, last) in &batch.last {

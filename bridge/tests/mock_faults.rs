@@ -1,0 +1,343 @@
+//! Faults a real broker cannot be made to produce on demand, injected with librdkafka's
+//! MockCluster (an in-process Kafka protocol server that ships with librdkafka): a fetch
+//! that hangs, a cluster that is down when the bridge starts, produce requests the broker
+//! refuses. The bridge under test is the real one (`serve::run` with the Kafka backend
+//! over the mock cluster's listeners) and the client is a real WebSocket client.
+//! Everything that needs no fault runs against the real broker in kafka.rs and
+//! kafka_ws.rs.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eventfold_bridge::kafka::{KafkaArgs, KafkaBackend};
+use eventfold_bridge::serve::{self, ServeConfig, ServeError};
+use futures_util::{SinkExt, StreamExt};
+use rdkafka::ClientConfig;
+use rdkafka::ClientContext;
+use rdkafka::bindings;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long a test waits for what it expects.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A mock cluster of three brokers. It lives inside the producer that created it
+/// (`test.mock.num.brokers`), which the tests also use to write records.
+struct Cluster {
+    producer: FutureProducer,
+    bootstrap: String,
+}
+
+impl Cluster {
+    fn new() -> Cluster {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("test.mock.num.brokers", "3")
+            .set("linger.ms", "0")
+            .create()
+            .expect("a producer with a mock cluster");
+        let bootstrap = producer
+            .client()
+            .mock_cluster()
+            .expect("the mock cluster")
+            .bootstrap_servers();
+        Cluster {
+            producer,
+            bootstrap,
+        }
+    }
+
+    fn mock(&self) -> MockCluster<'_, impl ClientContext> {
+        self.producer
+            .client()
+            .mock_cluster()
+            .expect("the mock cluster")
+    }
+
+    /// A one-partition topic led by broker 1.
+    fn topic(&self, name: &str) {
+        let mock = self.mock();
+        mock.create_topic(name, 1, 1).expect("create the topic");
+        mock.partition_leader(name, 0, Some(1))
+            .expect("broker 1 leads it");
+    }
+
+    /// The next `count` Fetch requests broker `broker` receives are answered only after
+    /// `delay`: a fetch that hangs, as on a half-open connection.
+    fn hang_fetches(&self, broker: i32, count: usize, delay: Duration) {
+        let mock =
+            unsafe { bindings::rd_kafka_handle_mock_cluster(self.producer.client().native_ptr()) };
+        assert!(!mock.is_null(), "the producer has a mock cluster");
+        for _ in 0..count {
+            let err = unsafe {
+                bindings::rd_kafka_mock_broker_push_request_error_rtts(
+                    mock,
+                    broker,
+                    RDKafkaApiKey::Fetch as i16,
+                    1,
+                    RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR as i32,
+                    delay.as_millis() as i32,
+                )
+            };
+            assert_eq!(err, RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR);
+        }
+    }
+
+    /// Appends records with values `values` and returns their offsets.
+    async fn produce(&self, topic: &str, values: std::ops::Range<i64>) -> Vec<i64> {
+        let mut offsets = Vec::new();
+        for amount in values {
+            let value = json!({"type":"deposit","amount":amount}).to_string();
+            let delivery = self
+                .producer
+                .send(FutureRecord::to(topic).key("acct-1").payload(&value), WAIT)
+                .await
+                .map_err(|(e, _)| e)
+                .expect("produce to the mock cluster");
+            offsets.push(delivery.offset);
+        }
+        offsets
+    }
+}
+
+/// A running bridge.
+struct Bridge {
+    addr: SocketAddr,
+    _stop: oneshot::Sender<()>,
+    _handle: JoinHandle<Result<(), ServeError>>,
+    _dist: TempDir,
+}
+
+impl Bridge {
+    async fn start(bootstrap: &str, stall_timeout: Duration, allow_produce: bool) -> Bridge {
+        let dist = tempfile::tempdir().unwrap();
+        std::fs::write(dist.path().join("index.html"), "<!DOCTYPE html>").unwrap();
+        let args = KafkaArgs {
+            brokers: Some(bootstrap.to_owned()),
+            ..KafkaArgs::default()
+        };
+        let backend = KafkaBackend::new(args.client_config().unwrap(), None, allow_produce)
+            .unwrap()
+            .with_stall_timeout(stall_timeout);
+        let mut config = ServeConfig::new(dist.path());
+        config.allow_produce = allow_produce;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(serve::run(listener, config, Arc::new(backend), async {
+            let _ = stopped.await;
+        }));
+        Bridge {
+            addr,
+            _stop: stop,
+            _handle: handle,
+            _dist: dist,
+        }
+    }
+
+    async fn connect(&self) -> Socket {
+        let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", self.addr))
+            .await
+            .unwrap();
+        assert_eq!(next(&mut socket).await["type"], "hello");
+        socket
+    }
+
+    /// GET over plain HTTP/1.0: status and body.
+    async fn get(&self, path: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(self.addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", self.addr);
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        let status = response
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    async fn metric(&self, name: &str) -> String {
+        let (_, text) = self.get("/metrics").await;
+        text.lines()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+            .to_owned()
+    }
+}
+
+/// The next text frame as JSON.
+async fn next(socket: &mut Socket) -> Value {
+    frame_within(socket, WAIT)
+        .await
+        .expect("a frame within the wait")
+}
+
+/// The next text frame within `wait`, or `None`.
+async fn frame_within(socket: &mut Socket, wait: Duration) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .ok()?;
+        match message {
+            Some(Ok(Message::Text(text))) => return Some(serde_json::from_str(&text).unwrap()),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::text(message.to_string()))
+        .await
+        .unwrap();
+}
+
+/// Offsets of the `records` frames that arrive within `wait`, until `count` are seen;
+/// fails on any other frame.
+async fn offsets_within(socket: &mut Socket, count: usize, wait: Duration) -> Vec<i64> {
+    let deadline = Instant::now() + wait;
+    let mut offsets = Vec::new();
+    while offsets.len() < count {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(frame) = frame_within(socket, left).await else {
+            break;
+        };
+        match frame["type"].as_str() {
+            Some("records") => offsets.extend(
+                frame["records"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["offset"].as_i64().unwrap()),
+            ),
+            Some("caught_up") => {}
+            _ => panic!("unexpected frame {frame}"),
+        }
+    }
+    offsets
+}
+
+/// Subscribes from the beginning and reads the first five records and caught_up; then
+/// the next fetch of the partition's leader hangs for an hour and five more records are
+/// produced.
+async fn tail_then_hang(cluster: &Cluster, bridge: &Bridge, topic: &str) -> Socket {
+    cluster.topic(topic);
+    assert_eq!(cluster.produce(topic, 0..5).await, [0, 1, 2, 3, 4]);
+    let mut socket = bridge.connect().await;
+    send(
+        &mut socket,
+        json!({"type":"subscribe","id":"s","topic":topic,"from":{"beginning":true}}),
+    )
+    .await;
+    assert_eq!(offsets_within(&mut socket, 5, WAIT).await, [0, 1, 2, 3, 4]);
+    assert_eq!(next(&mut socket).await["type"], "caught_up");
+    // The consumer long-polls (fetch.wait.max.ms, 500 ms): the fetch in flight ends
+    // normally, the next one is the one that hangs.
+    cluster.hang_fetches(1, 1, Duration::from_secs(3600));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(cluster.produce(topic, 5..10).await, [5, 6, 7, 8, 9]);
+    socket
+}
+
+/// The control: without the watchdog (a stall timeout of an hour) the hung fetch holds
+/// the live records back — librdkafka itself gives up on the request only after
+/// `socket.timeout.ms`, 60 s. This is what the next test's rebuild repairs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_fetch_holds_live_records_back() {
+    let cluster = Cluster::new();
+    let bridge = Bridge::start(&cluster.bootstrap, Duration::from_secs(3600), false).await;
+    let mut socket = tail_then_hang(&cluster, &bridge, "hung").await;
+    assert_eq!(
+        offsets_within(&mut socket, 5, Duration::from_secs(8)).await,
+        Vec::<i64>::new(),
+        "the fetch hangs: no live record comes"
+    );
+    assert_eq!(
+        bridge.metric("eventfold_subscription_rebuilds_total").await,
+        "eventfold_subscription_rebuilds_total 0"
+    );
+}
+
+/// With a stall timeout of 2 s, the subscription whose fetch hangs while the high
+/// watermark moves is rebuilt, and the live records arrive, each once and in order.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscription_stalled_by_a_hung_fetch_is_rebuilt_without_loss_or_duplicate() {
+    let cluster = Cluster::new();
+    let bridge = Bridge::start(&cluster.bootstrap, Duration::from_secs(2), false).await;
+    let mut socket = tail_then_hang(&cluster, &bridge, "rebuilt").await;
+    let started = Instant::now();
+    let offsets = offsets_within(&mut socket, 5, WAIT).await;
+    assert_eq!(
+        offsets,
+        [5, 6, 7, 8, 9],
+        "every live record, once, in order"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "rebuilt well before librdkafka's own 60 s timeout: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        bridge.metric("eventfold_subscription_rebuilds_total").await,
+        "eventfold_subscription_rebuilds_total 1"
+    );
+    // Nothing more comes: no record twice.
+    assert_eq!(
+        offsets_within(&mut socket, 1, Duration::from_millis(1500)).await,
+        Vec::<i64>::new()
+    );
+    // And the rebuilt subscription keeps tailing.
+    assert_eq!(cluster.produce("rebuilt", 10..12).await, [10, 11]);
+    assert_eq!(offsets_within(&mut socket, 2, WAIT).await, [10, 11]);
+}
+
+/// A tailing subscription with nothing new to read is idle, not stalled: hours without
+/// progress at the high watermark never trigger a rebuild.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_tail_is_not_rebuilt() {
+    let cluster = Cluster::new();
+    let bridge = Bridge::start(&cluster.bootstrap, Duration::from_secs(1), false).await;
+    cluster.topic("idle");
+    cluster.produce("idle", 0..3).await;
+    let mut socket = bridge.connect().await;
+    send(
+        &mut socket,
+        json!({"type":"subscribe","id":"s","topic":"idle","from":{"beginning":true}}),
+    )
+    .await;
+    assert_eq!(offsets_within(&mut socket, 3, WAIT).await, [0, 1, 2]);
+    assert_eq!(next(&mut socket).await["type"], "caught_up");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        bridge.metric("eventfold_subscription_rebuilds_total").await,
+        "eventfold_subscription_rebuilds_total 0"
+    );
+    let seen: BTreeSet<i64> = cluster.produce("idle", 3..5).await.into_iter().collect();
+    assert_eq!(
+        offsets_within(&mut socket, 2, WAIT)
+            .await
+            .into_iter()
+            .collect::<BTreeSet<_>>(),
+        seen
+    );
+}
