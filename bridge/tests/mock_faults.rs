@@ -341,3 +341,150 @@ async fn an_idle_tail_is_not_rebuilt() {
         seen
     );
 }
+
+/// The bridge starts while no broker of its cluster answers: `/healthz` says it is not
+/// ready (503) and `hello` still comes; once the brokers are up, the same bridge, not
+/// restarted, reports ready and relays the topic.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bridge_starts_without_a_cluster_and_is_ready_once_it_is_up() {
+    let cluster = Cluster::new();
+    cluster.topic("later");
+    cluster.mock().broker_down(-1).expect("every broker down");
+    let bridge = Bridge::start(&cluster.bootstrap, Duration::from_secs(30), false).await;
+
+    let (status, body) = bridge.get("/healthz").await;
+    assert_eq!(status, 503, "{body}");
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (&health["ok"], &health["kafka"]),
+        (&json!(false), &json!("unreachable"))
+    );
+    let mut socket = bridge.connect().await;
+    send(&mut socket, json!({"type":"list_topics","id":1})).await;
+    let reply = next(&mut socket).await;
+    assert_eq!(
+        (&reply["type"], &reply["code"]),
+        (&json!("error"), &json!("kafka")),
+        "{reply}"
+    );
+
+    cluster.mock().broker_up(-1).expect("every broker up");
+    let deadline = Instant::now() + WAIT;
+    let body = loop {
+        let (status, body) = bridge.get("/healthz").await;
+        if status == 200 {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still not ready: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"ok":true,"kafka":"reachable"})
+    );
+    cluster.produce("later", 0..3).await;
+    send(
+        &mut socket,
+        json!({"type":"subscribe","id":"s","topic":"later","from":{"beginning":true}}),
+    )
+    .await;
+    assert_eq!(offsets_within(&mut socket, 3, WAIT).await, [0, 1, 2]);
+}
+
+/// Produce requests the broker refuses: retriable errors (the partition's leader moved)
+/// are retried by the idempotent producer and the client gets `produced`; a permanent
+/// one (not authorized) gets an `error` frame with code `kafka`, and produce works again
+/// once librdkafka has refreshed the topic. Either way the connection stays usable and
+/// the offsets are the broker's: nothing of the refused record is in the log.
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_produce_requests_are_retried_or_reported_and_the_connection_goes_on() {
+    let cluster = Cluster::new();
+    cluster.topic("orders");
+    let bridge = Bridge::start(&cluster.bootstrap, Duration::from_secs(30), true).await;
+    let mut socket = bridge.connect().await;
+    let produce = |id: &str| {
+        json!({"type":"produce","id":id,"topic":"orders","key":"acct-1",
+               "value":{"type":"deposit","amount":5}})
+    };
+
+    send(&mut socket, produce("warm-up")).await;
+    assert_eq!(
+        next(&mut socket).await,
+        json!({"type":"produced","id":"warm-up","partition":0,"offset":0})
+    );
+
+    cluster.mock().request_errors(
+        RDKafkaApiKey::Produce,
+        &[
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        ],
+    );
+    send(&mut socket, produce("retried")).await;
+    assert_eq!(
+        next(&mut socket).await,
+        json!({"type":"produced","id":"retried","partition":0,"offset":1})
+    );
+
+    cluster.mock().request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED],
+    );
+    send(&mut socket, produce("refused")).await;
+    let reply = next(&mut socket).await;
+    assert_eq!(
+        (&reply["type"], &reply["id"], &reply["code"]),
+        (&json!("error"), &json!("refused"), &json!("kafka")),
+        "{reply}"
+    );
+    assert!(
+        reply["message"].as_str().unwrap().contains("orders"),
+        "the message names the topic: {reply}"
+    );
+
+    // librdkafka remembers the topic's error until it refreshes the topic's metadata
+    // (about a second here): produce requests meanwhile fail at once, with the same
+    // code. Then the same connection produces again.
+    let mut errors = 1;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        send(&mut socket, produce("after")).await;
+        let reply = next(&mut socket).await;
+        if reply["type"] == "produced" {
+            assert_eq!(
+                reply,
+                json!({"type":"produced","id":"after","partition":0,"offset":2})
+            );
+            break;
+        }
+        assert_eq!(
+            (&reply["type"], &reply["code"]),
+            (&json!("error"), &json!("kafka")),
+            "{reply}"
+        );
+        errors += 1;
+        assert!(
+            Instant::now() < deadline,
+            "produce never recovered: {reply}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        bridge.metric("eventfold_produce_errors_total").await,
+        format!("eventfold_produce_errors_total {errors}")
+    );
+    // The log holds the three acknowledged records, nothing of the refused one.
+    send(
+        &mut socket,
+        json!({"type":"subscribe","id":"s","topic":"orders","from":{"beginning":true}}),
+    )
+    .await;
+    assert_eq!(offsets_within(&mut socket, 3, WAIT).await, [0, 1, 2]);
+    assert_eq!(
+        offsets_within(&mut socket, 1, Duration::from_millis(1000)).await,
+        Vec::<i64>::new()
+    );
+}
