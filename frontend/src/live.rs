@@ -8,6 +8,10 @@
 //! that trace and on the offsets it holds. docs/protocol.md is the contract with the
 //! bridge.
 //!
+//! Live mode is a page of its own (`live.html`, built into `dist/live/` by
+//! `scripts/build-live`; its binary is `src/bin/live.rs`), so the simulator's
+//! download does not carry it; the simulator sends `#live…` links there.
+//!
 //! # Layout
 //!
 //! - [`socket`]: one WebSocket, reported to Yew as plain events.
@@ -24,5 +28,5 @@ mod socket;
 mod timer;
 mod view;
 
-pub use link::{current_hash, is_live};
+pub use link::{current_hash, is_live, open_live_page};
 pub use view::Live;

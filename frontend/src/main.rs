@@ -198,8 +198,8 @@ fn App() -> Html {
     }
 }
 
-/// The lessons, or live mode (`eventfold_frontend::live`) when the address starts
-/// with `#live`; following a link from one to the other switches in place.
+/// The lessons; a `#live…` address (followed or pasted) opens live mode's own page,
+/// `live/` (`eventfold_frontend::live`), which this page's download does not carry.
 #[component]
 fn Root() -> Html {
     let live =
@@ -213,7 +213,7 @@ fn Root() -> Html {
         })
     });
     if *live {
-        html! { <eventfold_frontend::live::Live /> }
+        html! { <p>{ "Opening live mode…" }</p> }
     } else {
         html! { <App /> }
     }
@@ -222,3 +222,8 @@ fn Root() -> Html {
 fn main() {
     yew::Renderer::<Root>::new().render();
 }
+    use_effect_with(*live, |live| {
+        if *live {
+            eventfold_frontend::live::open_live_page();
+        }
+    });

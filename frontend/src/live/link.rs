@@ -22,6 +22,16 @@ pub fn is_live(hash: &str) -> bool {
     rest == "live" || rest.starts_with("live&")
 }
 
+/// Opens the live page (`live/`, next to the simulator's) with this address's hash,
+/// replacing the simulator in the history: a shared `#live…` link lands there.
+pub fn open_live_page() {
+    if let Some(window) = web_sys::window() {
+        let _ = window
+            .location()
+            .replace(&format!("live/{}", current_hash()));
+    }
+}
+
 /// The address bar's hash.
 pub fn current_hash() -> String {
     web_sys::window()

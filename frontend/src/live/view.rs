@@ -234,7 +234,7 @@ impl Component for Live {
             <main class="live" data-testid="live">
                 <header>
                     <h1>{ "eventfold" }<span class="mode">{ " live" }</span></h1>
-                    <a class="mode-switch" href="#scenario=bank">{ "Back to the lessons" }</a>
+                    <a class="mode-switch" href="../#scenario=bank">{ "Back to the lessons" }</a>
                 </header>
                 { self.status_line() }
                 { self.connection_form(link) }
