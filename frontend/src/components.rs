@@ -1,3 +1,4 @@
+pub mod announcer;
 pub mod commands;
 pub mod compare;
 pub mod console;

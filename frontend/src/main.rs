@@ -11,9 +11,10 @@
 
 use eventfold_frontend::{components, hooks, keep, replay, state, url};
 
-use eventfold_core::{builtin, keep as kept};
+use eventfold_core::{builtin, edit, keep as kept};
 use yew::prelude::*;
 
+use components::announcer::Announcer;
 use components::commands::Commands;
 use components::compare::Compare;
 use components::console::Console;
@@ -30,11 +31,12 @@ use components::scan::Scan;
 use components::scenario_select::ScenarioSelect;
 use components::share::Share;
 use components::state_view::StateView;
-use components::topic_log::TopicLog;
+use components::topic_log::{EventEdit, TopicLog};
 use components::tracker::Tracker;
 use hooks::use_hash_change::use_hash_change;
 use hooks::use_interval::use_interval;
 use hooks::use_keys::{Key, use_keys};
+use hooks::use_projector::use_projector;
 use state::{Action, SPEEDS};
 
 #[component]
@@ -145,13 +147,51 @@ fn App() -> Html {
         }
     });
 
+    // A command's event is appended to the editor's text, so it is there to see and
+    // edit and nothing typed before is lost; the replay moves to the end to show it.
+    let on_command = {
+        let sim = sim.clone();
+        let dispatcher = dispatcher.clone();
+        Callback::from(move |line: String| {
+            dispatcher.dispatch(Action::EditEvents(edit::append(&sim.events_text, &line)));
+            dispatcher.dispatch(Action::End);
+        })
+    };
+    // The topic log's buttons edit one line of the text; the replay stays where it is.
+    let on_event_edit = {
+        let sim = sim.clone();
+        let dispatcher = dispatcher.clone();
+        Callback::from(move |wanted: EventEdit| {
+            let edited = match wanted {
+                EventEdit::Delete { partition, offset } => {
+                    edit::delete(sim.topic, &sim.events_text, partition, offset)
+                }
+                EventEdit::InsertCopyBefore { partition, offset } => {
+                    edit::insert_copy_before(sim.topic, &sim.events_text, partition, offset)
+                }
+            };
+            if let Some(text) = edited {
+                dispatcher.dispatch(Action::EditEvents(text));
+            }
+        })
+    };
+
+    let (projector, toggle_projector) = use_projector();
+
     let frame = sim.frame.clone();
     html! {
         <main>
             <header>
                 <h1>{ "eventfold" }</h1>
                 <ScenarioSelect choices={(*choices).clone()} selected={sim.lesson} {on_select} />
+                <button data-testid="projector" class="projector-toggle"
+                    aria-pressed={projector.to_string()}
+                    title="Large type and high contrast, for a classroom projector"
+                    onclick={Callback::from(move |_: MouseEvent| toggle_projector.emit(()))}>
+                    { "Projector mode" }
+                </button>
             </header>
+            <Announcer frame={frame.clone()} />
             <h2>{ sim.title }</h2>
             <LessonIntro explanation={sim.explanation} notes={sim.notes.clone()} />
             <Controls step={sim.step()} steps={sim.steps()} playing={sim.playing}
@@ -160,10 +200,7 @@ fn App() -> Html {
                 unreadable={(sim.generation == 0 && sim.lesson == opened.id)
                     .then(|| opened.log.clone().and_then(Result::err).map(|e| e.to_string()))
                     .flatten()} />
-            <Commands commands={sim.commands.clone()} on_command={{
-                let dispatcher = dispatcher.clone();
-                Callback::from(move |index: usize| dispatcher.dispatch(Action::Command(index)))
-            }} />
+            <Commands key={sim.lesson} commands={sim.commands.clone()} on_command={on_command} />
             <Flow lit={frame.step.phase.stages()} />
             <div class="now">
                 <StateView frame={frame.clone()} />
@@ -174,7 +211,7 @@ fn App() -> Html {
                 </section>
             </div>
             <ProcessTable rows={sim.rows.clone()} current={sim.step()} on_pick={on_pick.clone()} />
-            <TopicLog topic={sim.topic} frame={frame.clone()} />
+            <TopicLog topic={sim.topic} frame={frame.clone()} on_edit={on_event_edit} />
             <Tracker frame={frame.clone()} />
             <Scan text={sim.invariant_text.clone()} error={sim.invariant_error.clone()}
                 violations={sim.violations.clone()} on_edit={send(Action::EditInvariant)}

@@ -13,17 +13,18 @@ use std::rc::Rc;
 use eventfold_core::lesson::Frame;
 use eventfold_core::share::{self, LinkLog};
 use eventfold_core::{Mode, Trace, quiz, scenario};
+use eventfold_frontend::components::announcer::{Announcer, AnnouncerProps};
 use eventfold_frontend::components::commands::{Commands, CommandsProps};
 use eventfold_frontend::components::controls::{Controls, ControlsProps};
 use eventfold_frontend::components::process_table::{ProcessTable, ProcessTableProps};
 use eventfold_frontend::components::quiz::{Quiz, QuizProps};
 use eventfold_frontend::components::share::{Share, ShareProps};
 use eventfold_frontend::components::state_view::{StateView, StateViewProps};
-use eventfold_frontend::replay;
+use eventfold_frontend::components::topic_log::{EventEdit, TopicLog, TopicLogProps};
 use eventfold_frontend::state::Action;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
-use web_sys::{Element, HtmlElement};
+use web_sys::{Element, HtmlElement, HtmlInputElement};
 use yew::prelude::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -78,7 +79,7 @@ fn bank() -> Trace {
 async fn process_table_marks_the_current_row_and_picks_a_clicked_one() {
     let (on_pick, picked) = recorder::<u64>();
     let root = render::<ProcessTable>(ProcessTableProps {
-        rows: replay::rows(&bank()),
+        trace: Rc::new(bank()),
         current: 4,
         on_pick,
     })
@@ -109,6 +110,7 @@ async fn controls_show_the_step_and_disable_what_cannot_move() {
         playing: false,
         speed: 1,
         on_action,
+        busy: None,
     })
     .await;
     let counter = one(&root, "[data-testid=step-counter]");
@@ -147,24 +149,56 @@ async fn state_view_shows_the_state_as_json_with_the_change_marked() {
     assert!(marked[0].contains("60"), "{marked:?}");
 }
 
+/// Types `text` into an input the way a person does: the value, then an input event.
+fn type_into(input: &Element, text: &str) {
+    let input = input.unchecked_ref::<HtmlInputElement>();
+    input.set_value(text);
+    let init = web_sys::InputEventInit::new();
+    init.set_bubbles(true);
+    let event = web_sys::InputEvent::new_with_event_init_dict("input", &init).unwrap();
+    input.dispatch_event(&event).unwrap();
+}
+
 #[wasm_bindgen_test]
-async fn commands_send_the_index_of_the_button_clicked() {
-    let (on_command, sent) = recorder::<usize>();
-    let commands: Rc<[_]> = scenario::bank().commands.into();
-    let labels: Vec<String> = commands.iter().map(|c| c.label.clone()).collect();
+async fn commands_take_an_amount_and_send_its_event() {
+    let (on_command, sent) = recorder::<String>();
     let root = render::<Commands>(CommandsProps {
-        commands,
+        commands: scenario::bank().commands.into(),
         on_command,
     })
     .await;
-    let buttons = all(&root, "[data-testid=command]");
-    let shown: Vec<String> = buttons.iter().filter_map(|b| b.text_content()).collect();
+    let labels = |root: &Element| -> Vec<String> {
+        all(root, "[data-testid=command]")
+            .iter()
+            .filter_map(|b| b.text_content())
+            .collect()
+    };
+    assert_eq!(labels(&root), ["Deposit 50", "Withdraw 500"]);
+    let boxes = all(&root, "[data-testid=command-value]");
+    assert_eq!(boxes.len(), 2, "each bank command takes an amount");
+
+    type_into(&boxes[0], "75");
+    yew::scheduler::flush().await;
     assert_eq!(
-        shown, labels,
-        "one button per lesson command, labelled by core"
+        labels(&root),
+        ["Deposit 75", "Withdraw 500"],
+        "the button says what it does"
     );
-    buttons[1].unchecked_ref::<HtmlElement>().click();
-    assert_eq!(*sent.borrow(), [1]);
+    click(&root, "[data-testid=command]");
+    assert_eq!(*sent.borrow(), [r#"{"type":"deposit","amount":75}"#]);
+
+    type_into(&boxes[1], "lots");
+    yew::scheduler::flush().await;
+    let error = one(&root, "[data-testid=error]").text_content().unwrap();
+    assert_eq!(error, "amount must be a number, not 'lots'");
+    assert_eq!(
+        boxes[1].get_attribute("aria-invalid").as_deref(),
+        Some("true")
+    );
+    all(&root, "[data-testid=command]")[1]
+        .unchecked_ref::<HtmlElement>()
+        .click();
+    assert_eq!(sent.borrow().len(), 1, "a bad amount sends nothing");
 }
 
 #[wasm_bindgen_test]
@@ -230,4 +264,53 @@ async fn share_says_what_the_address_holds_of_the_log() {
     assert_eq!(fits.as_deref(), Some("false"));
     assert!(text.contains("too big for a link"), "{text}");
     assert!(text.contains("Export the log"), "{text}");
+}
+
+#[wasm_bindgen_test]
+async fn topic_log_buttons_name_the_event_they_edit() {
+    let (on_edit, sent) = recorder::<EventEdit>();
+    let frame = Rc::new(Frame::at(&bank(), 16));
+    let root = render::<TopicLog>(TopicLogProps {
+        topic: "bank_account_events",
+        frame,
+        on_edit,
+    })
+    .await;
+    let deletes = all(&root, "[data-testid=delete-event]");
+    assert_eq!(deletes.len(), 3, "one per record on the topic at the end");
+    assert_eq!(
+        deletes[1].get_attribute("aria-label").as_deref(),
+        Some("Delete the event at offset 1 of partition 0")
+    );
+    deletes[1].unchecked_ref::<HtmlElement>().click();
+    all(&root, "[data-testid=insert-event]")[0]
+        .unchecked_ref::<HtmlElement>()
+        .click();
+    assert_eq!(
+        *sent.borrow(),
+        [
+            EventEdit::Delete {
+                partition: 0,
+                offset: 1
+            },
+            EventEdit::InsertCopyBefore {
+                partition: 0,
+                offset: 0
+            },
+        ]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn announcer_reads_out_the_step_and_the_state() {
+    let root = render::<Announcer>(AnnouncerProps {
+        frame: Rc::new(Frame::at(&bank(), 9)),
+    })
+    .await;
+    let region = one(&root, "[data-testid=announcer]");
+    assert_eq!(region.get_attribute("aria-live").as_deref(), Some("polite"));
+    assert_eq!(
+        region.text_content().unwrap(),
+        "Step 9 of 16: Apply event to state. State: {balance: 60}."
+    );
 }

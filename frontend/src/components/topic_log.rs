@@ -3,15 +3,25 @@ use std::rc::Rc;
 use eventfold_core::lesson::Frame;
 use yew::prelude::*;
 
+/// An edit of the log asked for from the topic log's buttons, naming the event by
+/// partition and offset as the log shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventEdit {
+    Delete { partition: i32, offset: i64 },
+    InsertCopyBefore { partition: i32, offset: i64 },
+}
+
 #[derive(PartialEq, Properties)]
 pub struct TopicLogProps {
     pub topic: &'static str,
     pub frame: Rc<Frame>,
+    pub on_edit: Callback<EventEdit>,
 }
 
 /// The topic as Kafka keeps it: per partition, a log of records at their offsets,
 /// the ones the consumer has applied shaded, the current step's record outlined,
-/// and where the consumer reads next.
+/// and where the consumer reads next. Each record has buttons to delete it or to
+/// insert a copy of it before it, which edit the log's text and re-fold it.
 #[component]
 pub fn TopicLog(props: &TopicLogProps) -> Html {
     let partitions = &props.frame.topic;
@@ -21,7 +31,9 @@ pub fn TopicLog(props: &TopicLogProps) -> Html {
             if partitions.is_empty() {
                 <p class="muted">{ "The topic is empty: nothing has been produced yet." }</p>
             }
-            { for partitions.iter().map(|log| html! {
+            { for partitions.iter().map(|log| {
+                let partition = log.partition;
+                html! {
                 <div class="partition">
                     <span class="partition-name">{ format!("partition {}", log.partition) }</span>
                     <ol class="records">
@@ -37,6 +49,7 @@ pub fn TopicLog(props: &TopicLogProps) -> Html {
                                 data-offset={entry.offset.to_string()}>
                                 <span class="offset">{ entry.offset }</span>
                                 <code>{ &entry.label }</code>
+                                { edit_buttons(partition, entry.offset, &props.on_edit) }
                             </li>
                         }) }
                         if log.hidden_after > 0 {
@@ -50,7 +63,28 @@ pub fn TopicLog(props: &TopicLogProps) -> Html {
                         } }
                     </span>
                 </div>
-            }) }
+            }}) }
         </section>
+    }
+}
+
+/// "Insert a copy before" and "delete" for the record at `offset` of `partition`.
+fn edit_buttons(partition: i32, offset: i64, on_edit: &Callback<EventEdit>) -> Html {
+    let send = |edit: EventEdit| {
+        let on_edit = on_edit.clone();
+        Callback::from(move |_: MouseEvent| on_edit.emit(edit))
+    };
+    let place = format!("offset {offset} of partition {partition}");
+    html! {
+        <span class="record-edits">
+            <button class="small" data-testid="insert-event"
+                title="Insert a copy of this event before it"
+                aria-label={format!("Insert a copy of the event at {place} before it")}
+                onclick={send(EventEdit::InsertCopyBefore { partition, offset })}>{ "+" }</button>
+            <button class="small" data-testid="delete-event"
+                title="Delete this event from the log"
+                aria-label={format!("Delete the event at {place}")}
+                onclick={send(EventEdit::Delete { partition, offset })}>{ "✕" }</button>
+        </span>
     }
 }
