@@ -14,6 +14,9 @@ pub struct LiveLink {
     pub from: Option<String>,
     /// Another bridge's WebSocket URL (`bridge=ws://…`), instead of the page's own.
     pub bridge: Option<String>,
+    /// The bridge's `--token` (`token=…` in the hash or the query string), sent as
+    /// `/ws?token=…`.
+    pub token: Option<String>,
 }
 
 /// True when the address opens live mode (its hash starts with `#live`).
@@ -55,10 +58,40 @@ pub fn parse(hash: &str) -> Option<LiveLink> {
             "projection" => link.projection = Some(value),
             "from" => link.from = Some(value),
             "bridge" => link.bridge = Some(value),
+            "token" => link.token = Some(value),
             _ => {}
         }
     }
+    if link.token.is_none() {
+        link.token = query_token();
+    }
     Some(link)
+}
+
+/// `token=…` from the address's query string (`/live/?token=…`).
+fn query_token() -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))
+        .map(|value| {
+            js_sys::decode_uri_component(value)
+                .map(String::from)
+                .unwrap_or_else(|_| value.to_owned())
+        })
+}
+
+/// `url` with the token as its `token` query parameter.
+pub fn with_token(url: String, token: Option<&str>) -> String {
+    match token {
+        None => url,
+        Some(token) => {
+            let separator = if url.contains('?') { '&' } else { '?' };
+            let token = String::from(js_sys::encode_uri_component(token));
+            format!("{url}{separator}token={token}")
+        }
+    }
 }
 
 /// The text form of a start, as the link and the start field write it.
@@ -80,9 +113,11 @@ pub fn show(topic: &str, projection: &str, from: &str) {
         return;
     };
     let encode = |text: &str| String::from(js_sys::encode_uri_component(text));
+    // The path and query (which may hold the token) stay; the hash names the replay.
     let path = window.location().pathname().unwrap_or_default();
+    let query = window.location().search().unwrap_or_default();
     let url = format!(
-        "{path}#live&topic={}&projection={}&from={}",
+        "{path}{query}#live&topic={}&projection={}&from={}",
         encode(topic),
         encode(projection),
         encode(from)

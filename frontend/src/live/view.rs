@@ -31,6 +31,8 @@ pub const BACKOFF_FIRST_MS: i32 = 250;
 pub const BACKOFF_MAX_MS: i32 = 8_000;
 /// At most one render per this many milliseconds while records stream in.
 pub const RENDER_EVERY_MS: f64 = 100.0;
+/// Keys the aggregate field suggests; any other key can still be typed.
+pub const KEYS_LISTED: usize = 100;
 /// The projection-picker value that folds with the declarative spec typed below it.
 const SPEC: &str = "spec";
 
@@ -47,6 +49,10 @@ enum Conn {
     /// The bridge refused us for good (a token, a protocol we do not speak).
     Failed(String),
 }
+
+/// The bridge's answer about a consumer group: `None` while asking, then its
+/// committed offsets or the bridge's error.
+type GroupAnswer = Option<Result<BTreeMap<i32, i64>, String>>;
 
 /// The last command sent and what became of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,7 +117,8 @@ pub struct Live {
     group_text: String,
     /// The consumer group asked about, and its committed offsets once the bridge
     /// answered (for the topic of the replay).
-    group: Option<(String, Option<BTreeMap<i32, i64>>)>,
+    /// `Err` holds the bridge's error about it.
+    group: Option<(String, GroupAnswer)>,
     attempts: u32,
     retry: Option<Timeout>,
     /// The `closing` frame's message, the reason of the break that follows it.
@@ -133,9 +140,13 @@ impl Component for Live {
             projection,
             from,
             bridge,
+            token,
         } = link;
         let mut live = Live {
-            url: bridge.unwrap_or_else(socket::same_origin_url),
+            url: link::with_token(
+                bridge.unwrap_or_else(socket::same_origin_url),
+                token.as_deref(),
+            ),
             socket: None,
             conn: Conn::Connecting,
             produce: None,
@@ -221,7 +232,10 @@ impl Component for Live {
             Msg::EditCommand(text) => self.command_text = text,
             Msg::EditKey(text) => self.command_key = text,
             Msg::Send => self.send_command(),
-            Msg::PickKey(key) => self.key = (!key.is_empty()).then_some(key),
+            Msg::PickKey(key) => {
+                let key = key.trim();
+                self.key = (!key.is_empty()).then(|| key.to_owned());
+            }
             Msg::EditGroup(text) => self.group_text = text,
             Msg::AskGroup => self.ask_group(),
         }
@@ -389,9 +403,14 @@ impl Live {
             }
             ServerMessage::Error { id, code, message } => {
                 let about_command = matches!(&self.command, Some(Command::Sent { id: sent }) if id == sent.as_str());
+                let about_group = id.as_str().is_some_and(|id| id.starts_with('g'));
                 let text = format!("{}: {message}", code_text(code));
                 if about_command {
                     self.command = Some(Command::Failed(text));
+                } else if about_group {
+                    if let Some((_, answer)) = &mut self.group {
+                        *answer = Some(Err(text));
+                    }
                 } else {
                     self.start_error = Some(text);
                 }
@@ -401,7 +420,7 @@ impl Live {
                 if let Some((asked, answer)) = &mut self.group
                     && *asked == group
                 {
-                    *answer = Some(offsets);
+                    *answer = Some(Ok(offsets));
                 }
                 true
             }
@@ -818,13 +837,15 @@ impl Live {
             e.prevent_default();
             Msg::Jump
         });
-        let keys: Vec<String> = session
-            .trace
-            .final_view()
-            .iter()
-            .filter_map(|(id, _)| id.clone())
-            .collect();
-        let on_key = link.callback(|e: Event| Msg::PickKey(select_value(&e)));
+        let view = session.trace.final_view();
+        let keys = view.iter().filter_map(|(id, _)| id.as_deref());
+        let on_key = link.callback(|e: Event| {
+            Msg::PickKey(
+                e.target_dyn_into::<HtmlInputElement>()
+                    .map(|i| i.value())
+                    .unwrap_or_default(),
+            )
+        });
         html! {
             <div class="controls live-controls" role="toolbar" aria-label="Time travel">
                 <button data-testid="step-back" onclick={link.callback(|_| Msg::Back)}
@@ -850,13 +871,14 @@ impl Live {
                         <span class="error" role="alert">{ error }</span>
                     }
                 </form>
-                <label>{ "Aggregate " }
-                    <select data-testid="key-filter" onchange={on_key}>
-                        <option value="" selected={self.key.is_none()}>{ "all keys" }</option>
-                        { for keys.iter().map(|k| html! {
-                            <option value={k.clone()} selected={self.key.as_deref() == Some(k.as_str())}>{ k }</option>
-                        }) }
-                    </select>
+                <label title="A Kafka key to follow; empty for every key">{ "Aggregate " }
+                    <input data-testid="key-filter" list="live-keys" placeholder="all keys"
+                        value={self.key.clone().unwrap_or_default()} onchange={on_key}
+                        size="16" spellcheck="false" />
+                    <datalist id="live-keys">
+                        { for keys.take(KEYS_LISTED).map(|k| html! { <option value={k.to_owned()} /> }) }
+                    </datalist>
+                    <span class="muted">{ format!(" {} key{}", view.len(), if view.len() == 1 { "" } else { "s" }) }</span>
                 </label>
             </div>
         }
@@ -924,7 +946,12 @@ impl Live {
             Some((group, None)) => html! {
                 <p class="muted">{ format!("Asking the bridge for {group}'s committed offsets…") }</p>
             },
-            Some((group, Some(committed))) => {
+            Some((group, Some(Err(error)))) => html! {
+                <p class="error" data-testid="group-error" role="alert">
+                    { format!("The bridge could not read {group}'s offsets: {error}") }
+                </p>
+            },
+            Some((group, Some(Ok(committed)))) => {
                 let lag = session.behind(committed);
                 let applied = session.count() - lag.events;
                 let projection = session.trace.projection();
