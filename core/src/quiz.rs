@@ -255,6 +255,85 @@ pub fn questions(trace: &Trace) -> Vec<Question> {
     quiz
 }
 
+/// The aggregate's state one row before `row` (its initial state before its first
+/// event).
+fn state_before(trace: &Trace, row: &Step) -> serde_json::Value {
+    let projection = trace.projection();
+    if row.step <= 1 {
+        return projection.initial();
+    }
+    trace
+        .view_at(row.step - 1)
+        .get(&row.aggregate)
+        .cloned()
+        .unwrap_or_else(|| projection.initial())
+}
+
+/// A question on the row the learner is on: "What is the state after step N?",
+/// with the states the aggregate had just before and around it as the other
+/// choices. Rows that only carry an event along (a command, a produce, a read, a
+/// print) leave the state as it was, which is the point the question makes there.
+/// `None` when the trace has too little to choose from (an empty log).
+pub fn at_step(trace: &Trace, step: u64) -> Option<Question> {
+    let row = trace.step(step.clamp(1, trace.len()))?;
+    let before = state_before(trace, &row);
+    let events = trace.folded_events();
+    let mut distractors = vec![display::js(&before)];
+    if let Some(index) = row.event_index {
+        // The row's own event applied first: before its apply row, the state it
+        // is about to become is the tempting wrong answer.
+        for other in [index, index + 1, index.wrapping_sub(1), index + 2, 0] {
+            if other < events
+                && let Some(s) = apply_row(trace, other)
+                && s.aggregate == row.aggregate
+            {
+                distractors.push(display::js(&s.state));
+            }
+        }
+    }
+    // Where the aggregate ends up: its events may be far apart in a keyed log.
+    if let Some(last) = trace.final_view().get(&row.aggregate) {
+        distractors.push(display::js(last));
+    }
+    distractors.push(display::js(&trace.projection().initial()));
+    let after = display::js(&row.state);
+    let explanation = if row.phase == Phase::Apply && row.error.is_none() {
+        format!(
+            "Step {} applies {}, which takes {} from {} to {after}.",
+            row.step,
+            row.event,
+            state_of(&row),
+            display::js(&before)
+        )
+    } else if row.phase == Phase::Apply {
+        format!(
+            "Step {} is rejected by the projection, so {} stays {after}.",
+            row.step,
+            state_of(&row)
+        )
+    } else if row.event_index.is_none() {
+        format!(
+            "Step {} ends the replay: the state is everything folded, {after}.",
+            row.step
+        )
+    } else {
+        format!(
+            "Step {} ({}) does not change {}: only applying an event does, so it is still {after}.",
+            row.step,
+            row.action.to_lowercase(),
+            state_of(&row)
+        )
+    };
+    question(
+        format!("What is {} after step {}?", state_of(&row), row.step),
+        after,
+        distractors,
+        explanation,
+        row.step,
+        row.step as usize + events,
+    )
+}
+
 /// What the consumer would print for the initial state.
 fn printed_initial(projection: &dyn Projection) -> String {
     projection.render(&projection.initial())
@@ -328,6 +407,69 @@ mod tests {
                 "Current balance: 100",
                 "Current balance: 0",
             ],
+        );
+    }
+
+    /// The current-step question of lesson `id` at `step`: its prompt, answer,
+    /// choices (sorted) and explanation.
+    fn check_step(id: &str, step: u64, prompt: &str, answer: &str, choices: &[&str], why: &str) {
+        let s = scenario::by_id(id).unwrap();
+        let trace = Trace::new(s.projection, Mode::Lenient, s.events);
+        let q = at_step(&trace, step).unwrap_or_else(|| panic!("{id} step {step}"));
+        assert_eq!(q.prompt, prompt, "{id} {step}");
+        assert_eq!(q.choices[q.answer], answer, "{id} {step}");
+        let mut got: Vec<&str> = q.choices.iter().map(String::as_str).collect();
+        got.sort_unstable();
+        let mut want = choices.to_vec();
+        want.sort_unstable();
+        assert_eq!(got, want, "{id} {step}");
+        assert_eq!(q.explanation, why, "{id} {step}");
+        assert_eq!(q.step, step);
+    }
+
+    #[test]
+    fn the_current_step_has_its_question() {
+        check_step(
+            "bank",
+            9,
+            "What is the state after step 9?",
+            "{balance: 60}",
+            &[
+                "{balance: 60}",
+                "{balance: 100}",
+                "{balance: 120}",
+                "{balance: 0}",
+            ],
+            "Step 9 applies withdrawal 40, which takes the state from {balance: 100} to {balance: 60}.",
+        );
+        check_step(
+            "bank",
+            8,
+            "What is the state after step 8?",
+            "{balance: 100}",
+            &[
+                "{balance: 100}",
+                "{balance: 60}",
+                "{balance: 120}",
+                "{balance: 0}",
+            ],
+            "Step 8 (consumer reads withdrawal 40) does not change the state: only applying \
+             an event does, so it is still {balance: 100}.",
+        );
+        check_step(
+            "keys-partitions",
+            4,
+            "What is the state of alice after step 4?",
+            "{balance: 100}",
+            &["{balance: 100}", "{balance: 0}", "{balance: 80}"],
+            "Step 4 applies alice: deposit 100, which takes the state of alice from {balance: 0} to {balance: 100}.",
+        );
+        let blank = scenario::blank();
+        let trace = Trace::new(blank.projection, Mode::Lenient, blank.events);
+        assert_eq!(
+            at_step(&trace, 1),
+            None,
+            "one row, one state: nothing to choose"
         );
     }
 

@@ -11,7 +11,7 @@
 
 use eventfold_frontend::{components, hooks, keep, replay, state, url};
 
-use eventfold_core::{builtin, edit, keep as kept};
+use eventfold_core::{builtin, edit, keep as kept, quiz};
 use yew::prelude::*;
 
 use components::announcer::Announcer;
@@ -177,6 +177,11 @@ fn App() -> Html {
     };
 
     let (projector, toggle_projector) = use_projector();
+    // The quiz's question on the step the learner is on, asked afresh at each step.
+    let step_question = use_memo((sim.lesson, sim.generation, sim.step()), {
+        let sim = sim.clone();
+        move |(_, _, step)| quiz::at_step(&sim.trace, *step).map(std::rc::Rc::new)
+    });
 
     let frame = sim.frame.clone();
     html! {
@@ -221,7 +226,8 @@ fn App() -> Html {
                 selected={sim.compare_name.clone()} comparison={sim.comparison.clone()}
                 compaction={sim.compaction.clone()} on_pick={send(Action::PickCompare)}
                 on_step={on_pick.clone()} />
-            <Quiz key={format!("{}-{}", sim.lesson, sim.generation)} questions={sim.quiz.clone()} on_pick={on_pick.clone()} />
+            <Quiz key={format!("{}-{}", sim.lesson, sim.generation)} questions={sim.quiz.clone()}
+                current={(*step_question).clone()} on_pick={on_pick.clone()} />
             <Keep {on_export_log} {on_export_trace} {on_import} />
             <div class="editors">
                 <EventEditor text={sim.events_text.clone()} errors={sim.log_errors.clone()}

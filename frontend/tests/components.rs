@@ -207,9 +207,14 @@ async fn quiz_answers_at_once() {
     let first = questions[0].clone();
     let root = render::<Quiz>(QuizProps {
         questions,
+        current: None,
         on_pick: Callback::noop(),
     })
     .await;
+    assert!(
+        all(&root, "[data-testid=quiz-step-question]").is_empty(),
+        "no step, no question on it"
+    );
     assert!(
         all(&root, "[data-testid=quiz-feedback]").is_empty(),
         "nothing is answered yet"
@@ -235,6 +240,51 @@ async fn quiz_answers_at_once() {
         )),
         "{text}"
     );
+}
+
+#[wasm_bindgen_test]
+async fn quiz_asks_about_the_current_step() {
+    let current = Rc::new(quiz::at_step(&bank(), 8).expect("step 8 has a question"));
+    let (on_pick, picked) = recorder::<u64>();
+    let root = render::<Quiz>(QuizProps {
+        questions: quiz::questions(&bank()).into(),
+        current: Some(current.clone()),
+        on_pick,
+    })
+    .await;
+    let asked = one(&root, "[data-testid=quiz-step-question]");
+    assert_eq!(
+        one(&asked, ".prompt").text_content().unwrap(),
+        "What is the state after step 8?"
+    );
+    let right = all(&asked, "[data-testid=quiz-choice]")
+        .into_iter()
+        .find(|b| b.text_content().as_deref() == Some("{balance: 100}"))
+        .expect("the right state is a choice");
+    right.unchecked_ref::<HtmlElement>().click();
+    yew::scheduler::flush().await;
+    let feedback = one(&asked, "[data-testid=quiz-feedback]");
+    assert_eq!(
+        feedback.get_attribute("data-correct").as_deref(),
+        Some("true")
+    );
+    assert!(
+        feedback
+            .text_content()
+            .unwrap()
+            .contains("does not change the state"),
+        "the explanation says why"
+    );
+    assert!(
+        all(
+            &root,
+            "[data-testid=quiz-question] [data-testid=quiz-feedback]"
+        )
+        .is_empty(),
+        "the other questions stay unanswered"
+    );
+    click(&asked, "[data-testid=quiz-feedback] button");
+    assert_eq!(*picked.borrow(), [8]);
 }
 
 #[wasm_bindgen_test]
