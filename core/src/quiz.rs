@@ -255,40 +255,49 @@ pub fn questions(trace: &Trace) -> Vec<Question> {
     quiz
 }
 
-/// The aggregate's state one row before `row` (its initial state before its first
-/// event).
-fn state_before(trace: &Trace, row: &Step) -> serde_json::Value {
-    let projection = trace.projection();
-    if row.step <= 1 {
-        return projection.initial();
-    }
-    trace
-        .view_at(row.step - 1)
-        .get(&row.aggregate)
-        .cloned()
-        .unwrap_or_else(|| projection.initial())
-}
-
 /// A question on the row the learner is on: "What is the state after step N?",
 /// with the states the aggregate had just before and around it as the other
 /// choices. Rows that only carry an event along (a command, a produce, a read, a
 /// print) leave the state as it was, which is the point the question makes there.
 /// `None` when the trace has too little to choose from (an empty log).
+///
+/// The page asks it at every step, so it costs one seek for the rows around the
+/// step ([`Trace::steps_in`]) and one near the start of the log, whatever the log's
+/// length.
 pub fn at_step(trace: &Trace, step: u64) -> Option<Question> {
-    let row = trace.step(step.clamp(1, trace.len()))?;
-    let before = state_before(trace, &row);
+    let step = step.clamp(1, trace.len());
     let events = trace.folded_events();
-    let mut distractors = vec![display::js(&before)];
+    // The row's event (the end row counts as the one after the last), and the rows
+    // from the previous event's command to the apply row two events on.
+    let index = ((step - 1) / STEPS_PER_EVENT) as usize;
+    let first = trace
+        .step_of(index.saturating_sub(1), Phase::Command)
+        .min(step);
+    let last = trace.step_of(index + 2, Phase::Apply).max(step);
+    let window: Vec<Step> = trace.steps_in(first..=last).collect();
+    let at = |step: u64| window.iter().find(|row| row.step == step);
+    let row = at(step)?;
+    // The aggregate's state before the row's event: its command row still shows it.
+    let before = match row.event_index {
+        Some(index) => &at(trace.step_of(index, Phase::Command))?.state,
+        None => &at(step - 1)?.state,
+    };
+    let mut distractors = vec![display::js(before)];
     if let Some(index) = row.event_index {
         // The row's own event applied first: before its apply row, the state it
         // is about to become is the tempting wrong answer.
-        for other in [index, index + 1, index.wrapping_sub(1), index + 2, 0] {
+        for other in [index, index + 1, index.wrapping_sub(1), index + 2] {
             if other < events
-                && let Some(s) = apply_row(trace, other)
+                && let Some(s) = at(trace.step_of(other, Phase::Apply))
                 && s.aggregate == row.aggregate
             {
                 distractors.push(display::js(&s.state));
             }
+        }
+        if let Some(s) = apply_row(trace, 0)
+            && s.aggregate == row.aggregate
+        {
+            distractors.push(display::js(&s.state));
         }
     }
     // Where the aggregate ends up: its events may be far apart in a keyed log.
@@ -302,14 +311,14 @@ pub fn at_step(trace: &Trace, step: u64) -> Option<Question> {
             "Step {} applies {}, which takes {} from {} to {after}.",
             row.step,
             row.event,
-            state_of(&row),
-            display::js(&before)
+            state_of(row),
+            display::js(before)
         )
     } else if row.phase == Phase::Apply {
         format!(
             "Step {} is rejected by the projection, so {} stays {after}.",
             row.step,
-            state_of(&row)
+            state_of(row)
         )
     } else if row.event_index.is_none() {
         format!(
@@ -321,11 +330,11 @@ pub fn at_step(trace: &Trace, step: u64) -> Option<Question> {
             "Step {} ({}) does not change {}: only applying an event does, so it is still {after}.",
             row.step,
             row.action.to_lowercase(),
-            state_of(&row)
+            state_of(row)
         )
     };
     question(
-        format!("What is {} after step {}?", state_of(&row), row.step),
+        format!("What is {} after step {}?", state_of(row), row.step),
         after,
         distractors,
         explanation,
@@ -464,6 +473,21 @@ mod tests {
             &["{balance: 100}", "{balance: 0}", "{balance: 80}"],
             "Step 4 applies alice: deposit 100, which takes the state of alice from {balance: 0} to {balance: 100}.",
         );
+        // Every row of every lesson: the right answer is the row's own state.
+        for id in scenario::IDS {
+            let s = scenario::by_id(id).unwrap();
+            let trace = Trace::new(s.projection, Mode::Lenient, s.events);
+            for step in 1..=trace.len() {
+                if let Some(q) = at_step(&trace, step) {
+                    let row = trace.step(step).unwrap();
+                    assert_eq!(q.choices[q.answer], display::js(&row.state), "{id} {step}");
+                    assert_eq!(
+                        q.prompt,
+                        format!("What is {} after step {step}?", state_of(&row))
+                    );
+                }
+            }
+        }
         let blank = scenario::blank();
         let trace = Trace::new(blank.projection, Mode::Lenient, blank.events);
         assert_eq!(
