@@ -164,10 +164,10 @@ fn App() -> Html {
         Callback::from(move |wanted: EventEdit| {
             let edited = match wanted {
                 EventEdit::Delete { partition, offset } => {
-                    edit::delete(sim.topic, &sim.events_text, partition, offset)
+                    edit::delete(&sim.events_text, partition, offset)
                 }
                 EventEdit::InsertCopyBefore { partition, offset } => {
-                    edit::insert_copy_before(sim.topic, &sim.events_text, partition, offset)
+                    edit::insert_copy_before(&sim.events_text, partition, offset)
                 }
             };
             if let Some(text) = edited {
