@@ -55,6 +55,14 @@ fn watermarks(topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
         .collect()
 }
 
+fn new_backend() -> Arc<KafkaBackend> {
+    let args = KafkaArgs {
+        brokers: Some(broker().to_owned()),
+        ..KafkaArgs::default()
+    };
+    Arc::new(KafkaBackend::new(args.client_config().unwrap(), None, false).unwrap())
+}
+
 /// A running bridge over the real broker.
 struct Bridge {
     addr: SocketAddr,
@@ -65,20 +73,19 @@ struct Bridge {
 
 impl Bridge {
     async fn start() -> Bridge {
+        Bridge::start_with(new_backend()).await
+    }
+
+    async fn start_with(backend: Arc<KafkaBackend>) -> Bridge {
         let dist = tempfile::tempdir().unwrap();
         std::fs::write(dist.path().join("index.html"), "<!DOCTYPE html>").unwrap();
-        let args = KafkaArgs {
-            brokers: Some(broker().to_owned()),
-            ..KafkaArgs::default()
-        };
-        let backend = KafkaBackend::new(args.client_config().unwrap(), None, false).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(serve::run(
             listener,
             ServeConfig::new(dist.path()),
-            Arc::new(backend),
+            backend,
             async {
                 let _ = stopped.await;
             },
@@ -507,4 +514,116 @@ async fn group_offsets_are_the_groups_commits_read_without_joining_or_committing
         ask(&mut socket, 7, &group, &topic).await["offsets"],
         json!({"0":5,"1":0})
     );
+}
+
+/// Caught-up subscriptions of a topic share one consumer: twelve clients (half replayed
+/// the topic from the beginning, half tail it from `latest`) end up served by one shared
+/// tail, and every client still gets every record exactly once while records are
+/// produced. A client that pauses leaves the shared tail for a consumer of its own and,
+/// resumed, gets what it missed, once.
+#[tokio::test(flavor = "multi_thread")]
+async fn caught_up_tails_share_one_consumer_and_still_get_every_record_once() {
+    let topic = new_topic("eventfold-ws", "shared", 2).await;
+    let before = produce_in_background(&topic, 60).await.unwrap();
+    let backend = new_backend();
+    let bridge = Bridge::start_with(backend.clone()).await;
+
+    const CLIENTS: usize = 12;
+    let mut sockets = Vec::new();
+    for i in 0..CLIENTS {
+        let mut socket = bridge.connect().await;
+        let from = if i % 2 == 0 {
+            json!({"beginning":true})
+        } else {
+            json!({"latest":true})
+        };
+        send(
+            &mut socket,
+            json!({"type":"subscribe","id":"s","topic":topic,"from":from}),
+        )
+        .await;
+        sockets.push((socket, Vec::<Place>::new(), i % 2 == 0));
+    }
+    // Replays run to caught_up; then every subscription is handed over.
+    for (socket, seen, _) in &mut sockets {
+        loop {
+            let frame = next(socket).await;
+            match frame["type"].as_str().unwrap() {
+                "records" => seen.extend(places(&frame)),
+                "caught_up" => break,
+                other => panic!("unexpected {other}: {frame}"),
+            }
+        }
+    }
+    let deadline = std::time::Instant::now() + WAIT;
+    while backend.shared_tails() != (1, CLIENTS) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not all tails shared: {:?}",
+            backend.shared_tails()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Live records reach every client once.
+    let live = produce_in_background(&topic, 200).await.unwrap();
+    // One client pauses now and resumes later.
+    send(&mut sockets[1].0, json!({"type":"pause","sub":"s"})).await;
+    let more = produce_in_background(&topic, 40).await.unwrap();
+    // The shared tail did not wait for it: it has a consumer of its own again.
+    let deadline = std::time::Instant::now() + WAIT;
+    while backend.shared_tails() != (1, CLIENTS - 1) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the paused client was not detached: {:?}",
+            backend.shared_tails()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    send(&mut sockets[1].0, json!({"type":"resume","sub":"s"})).await;
+
+    let all: BTreeSet<Place> = before.iter().chain(&live).chain(&more).copied().collect();
+    let new: BTreeSet<Place> = live.iter().chain(&more).copied().collect();
+    for (i, (socket, seen, from_beginning)) in sockets.iter_mut().enumerate() {
+        let expected = if *from_beginning { &all } else { &new };
+        while seen.len() < expected.len() {
+            let frame = next(socket).await;
+            match frame["type"].as_str().unwrap() {
+                "records" => seen.extend(places(&frame)),
+                other => panic!("client {i}: unexpected {other}: {frame}"),
+            }
+        }
+        let distinct: BTreeSet<Place> = seen.iter().copied().collect();
+        assert_eq!(seen.len(), distinct.len(), "client {i}: a record twice");
+        assert_eq!(&distinct, expected, "client {i}: the produced records");
+    }
+    // The paused client came back to the shared tail once idle.
+    let deadline = std::time::Instant::now() + WAIT;
+    while backend.shared_tails() != (1, CLIENTS) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the resumed client did not rejoin: {:?}",
+            backend.shared_tails()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Nothing more arrives.
+    for (socket, _, _) in &mut sockets {
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), socket.next())
+                .await
+                .is_err()
+        );
+    }
+    // Leaving clients leave the tail; the last one ends it.
+    drop(sockets);
+    let deadline = std::time::Instant::now() + WAIT;
+    while backend.shared_tails() != (0, 0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the shared tail outlived its clients: {:?}",
+            backend.shared_tails()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

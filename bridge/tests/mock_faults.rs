@@ -68,10 +68,18 @@ impl Cluster {
 
     /// A one-partition topic led by broker 1.
     fn topic(&self, name: &str) {
+        self.topic_of(name, 1);
+    }
+
+    /// A topic of `partitions` partitions, all led by broker 1.
+    fn topic_of(&self, name: &str, partitions: i32) {
         let mock = self.mock();
-        mock.create_topic(name, 1, 1).expect("create the topic");
-        mock.partition_leader(name, 0, Some(1))
-            .expect("broker 1 leads it");
+        mock.create_topic(name, partitions, 1)
+            .expect("create the topic");
+        for p in 0..partitions {
+            mock.partition_leader(name, p, Some(1))
+                .expect("broker 1 leads it");
+        }
     }
 
     /// The next `count` Fetch requests broker `broker` receives are answered only after
@@ -95,14 +103,20 @@ impl Cluster {
         }
     }
 
-    /// Appends records with values `values` and returns their offsets.
+    /// Appends records with values `values` to partition 0 and returns their offsets.
     async fn produce(&self, topic: &str, values: std::ops::Range<i64>) -> Vec<i64> {
         let mut offsets = Vec::new();
         for amount in values {
             let value = json!({"type":"deposit","amount":amount}).to_string();
             let delivery = self
                 .producer
-                .send(FutureRecord::to(topic).key("acct-1").payload(&value), WAIT)
+                .send(
+                    FutureRecord::to(topic)
+                        .partition(0)
+                        .key("acct-1")
+                        .payload(&value),
+                    WAIT,
+                )
                 .await
                 .map_err(|(e, _)| e)
                 .expect("produce to the mock cluster");
@@ -115,6 +129,7 @@ impl Cluster {
 /// A running bridge.
 struct Bridge {
     addr: SocketAddr,
+    backend: Arc<KafkaBackend>,
     _stop: oneshot::Sender<()>,
     _handle: JoinHandle<Result<(), ServeError>>,
     _dist: TempDir,
@@ -128,19 +143,22 @@ impl Bridge {
             brokers: Some(bootstrap.to_owned()),
             ..KafkaArgs::default()
         };
-        let backend = KafkaBackend::new(args.client_config().unwrap(), None, allow_produce)
-            .unwrap()
-            .with_stall_timeout(stall_timeout);
+        let backend = Arc::new(
+            KafkaBackend::new(args.client_config().unwrap(), None, allow_produce)
+                .unwrap()
+                .with_stall_timeout(stall_timeout),
+        );
         let mut config = ServeConfig::new(dist.path());
         config.allow_produce = allow_produce;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(serve::run(listener, config, Arc::new(backend), async {
+        let handle = tokio::spawn(serve::run(listener, config, backend.clone(), async {
             let _ = stopped.await;
         }));
         Bridge {
             addr,
+            backend,
             _stop: stop,
             _handle: handle,
             _dist: dist,
@@ -237,20 +255,55 @@ async fn offsets_within(socket: &mut Socket, count: usize, wait: Duration) -> Ve
     offsets
 }
 
-/// Subscribes from the beginning and reads the first five records and caught_up; then
-/// the next fetch of the partition's leader hangs for an hour and five more records are
+/// How the stalled subscription reads.
+#[derive(Clone, Copy, PartialEq)]
+enum Reader {
+    /// With a consumer of its own (a subscription to a subset of the partitions keeps
+    /// one).
+    Own,
+    /// Through the topic's shared tail, which every caught-up subscription of all
+    /// partitions is handed over to.
+    Shared,
+}
+
+/// Subscribes to a two-partition topic from the beginning (to partition 0 alone for
+/// [`Reader::Own`]) and reads the first five records and caught_up; then the next fetch
+/// of the partitions' leader hangs for an hour and five more records are
 /// produced.
-async fn tail_then_hang(cluster: &Cluster, bridge: &Bridge, topic: &str) -> Socket {
-    cluster.topic(topic);
+async fn tail_then_hang(cluster: &Cluster, bridge: &Bridge, topic: &str, reader: Reader) -> Socket {
+    cluster.topic_of(topic, 2);
     assert_eq!(cluster.produce(topic, 0..5).await, [0, 1, 2, 3, 4]);
     let mut socket = bridge.connect().await;
+    let partitions = match reader {
+        Reader::Own => json!([0]),
+        Reader::Shared => json!(null),
+    };
     send(
         &mut socket,
-        json!({"type":"subscribe","id":"s","topic":topic,"from":{"beginning":true}}),
+        json!({"type":"subscribe","id":"s","topic":topic,"from":{"beginning":true},
+               "partitions":partitions}),
     )
     .await;
     assert_eq!(offsets_within(&mut socket, 5, WAIT).await, [0, 1, 2, 3, 4]);
     assert_eq!(next(&mut socket).await["type"], "caught_up");
+    if reader == Reader::Shared {
+        // The hang is for the shared tail's consumer, once it has taken over.
+        let deadline = Instant::now() + WAIT;
+        while bridge.backend.shared_tails() != (1, 1) {
+            assert!(
+                Instant::now() < deadline,
+                "the subscription was not handed over"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    } else {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            bridge.backend.shared_tails(),
+            (0, 0),
+            "a subset keeps its consumer"
+        );
+    }
     // The consumer long-polls (fetch.wait.max.ms, 500 ms): the fetch in flight ends
     // normally, the next one is the one that hangs.
     cluster.hang_fetches(1, 1, Duration::from_secs(3600));
@@ -266,7 +319,7 @@ async fn tail_then_hang(cluster: &Cluster, bridge: &Bridge, topic: &str) -> Sock
 async fn a_hung_fetch_holds_live_records_back() {
     let cluster = Cluster::new();
     let bridge = Bridge::start(&cluster.bootstrap, Duration::from_secs(3600), false).await;
-    let mut socket = tail_then_hang(&cluster, &bridge, "hung").await;
+    let mut socket = tail_then_hang(&cluster, &bridge, "hung", Reader::Own).await;
     assert_eq!(
         offsets_within(&mut socket, 5, Duration::from_secs(8)).await,
         Vec::<i64>::new(),
@@ -278,13 +331,13 @@ async fn a_hung_fetch_holds_live_records_back() {
     );
 }
 
-/// With a stall timeout of 2 s, the subscription whose fetch hangs while the high
-/// watermark moves is rebuilt, and the live records arrive, each once and in order.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_subscription_stalled_by_a_hung_fetch_is_rebuilt_without_loss_or_duplicate() {
+/// With a stall timeout of 2 s, a subscription whose fetch hangs while the high
+/// watermark moves is rebuilt, and the live records arrive, each once and in order —
+/// whether it reads with a consumer of its own or through the shared tail.
+async fn stalled_subscription_is_rebuilt(reader: Reader) {
     let cluster = Cluster::new();
     let bridge = Bridge::start(&cluster.bootstrap, Duration::from_secs(2), false).await;
-    let mut socket = tail_then_hang(&cluster, &bridge, "rebuilt").await;
+    let mut socket = tail_then_hang(&cluster, &bridge, "rebuilt", reader).await;
     let started = Instant::now();
     let offsets = offsets_within(&mut socket, 5, WAIT).await;
     assert_eq!(
@@ -309,6 +362,16 @@ async fn a_subscription_stalled_by_a_hung_fetch_is_rebuilt_without_loss_or_dupli
     // And the rebuilt subscription keeps tailing.
     assert_eq!(cluster.produce("rebuilt", 10..12).await, [10, 11]);
     assert_eq!(offsets_within(&mut socket, 2, WAIT).await, [10, 11]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscription_stalled_by_a_hung_fetch_is_rebuilt_without_loss_or_duplicate() {
+    stalled_subscription_is_rebuilt(Reader::Own).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shared_tail_stalled_by_a_hung_fetch_is_rebuilt_without_loss_or_duplicate() {
+    stalled_subscription_is_rebuilt(Reader::Shared).await;
 }
 
 /// A tailing subscription with nothing new to read is idle, not stalled: hours without

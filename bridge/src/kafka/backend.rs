@@ -7,7 +7,7 @@
 //! groups of real applications.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use eventfold_core::wire::{ErrorCode, PartitionInfo, StartFrom, TopicInfo};
@@ -21,7 +21,8 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use regex::Regex;
 use tokio::sync::{mpsc, watch};
 
-use super::subscription::{self, Pump, QuietEof};
+use super::hub::{Detached, Hub, Hubs, Spawner};
+use super::subscription::{self, Pump, QuietEof, Sink};
 use super::watchdog::{Watch, Watchdog};
 use crate::backend::{
     Backend, BackendError, Health, ProduceRequest, SubscribeRequest, Subscription,
@@ -72,6 +73,12 @@ struct Inner {
     known_topics: Mutex<HashSet<String>>,
     /// Rebuilds subscriptions that stall while records wait.
     watchdog: Arc<Watchdog>,
+    /// The configuration of every subscription's consumer.
+    consumer_config: Arc<ClientConfig>,
+    /// The shared tails that caught-up subscriptions are handed over to.
+    hubs: Arc<Hubs>,
+    /// This backend, for the threads it starts.
+    me: Weak<Inner>,
 }
 
 impl KafkaBackend {
@@ -115,16 +122,28 @@ impl KafkaBackend {
             None
         };
         Ok(KafkaBackend {
-            inner: Arc::new(Inner {
-                config,
-                brokers,
-                topics,
-                admin,
-                producer,
-                known_topics: Mutex::new(HashSet::new()),
-                watchdog: Arc::new(Watchdog::default()),
+            inner: Arc::new_cyclic(|inner: &Weak<Inner>| {
+                let spawner: Weak<dyn Spawner> = inner.clone();
+                Inner {
+                    config: config.clone(),
+                    brokers,
+                    topics,
+                    admin,
+                    producer,
+                    known_topics: Mutex::new(HashSet::new()),
+                    watchdog: Arc::new(Watchdog::default()),
+                    consumer_config: Arc::new(consumer_config(&config)),
+                    hubs: Arc::new(Hubs::new(spawner)),
+                    me: inner.clone(),
+                }
             }),
         })
+    }
+
+    /// How many topics have a shared tail, and how many caught-up subscriptions those
+    /// serve instead of consumers of their own.
+    pub fn shared_tails(&self) -> (usize, usize) {
+        self.inner.hubs.census()
     }
 
     /// How long a subscription may make no progress while records wait before it is
@@ -247,36 +266,40 @@ impl Inner {
             })
             .collect()
     }
+}
 
-    fn consumer_config(&self) -> ClientConfig {
-        let mut config = self.config.clone();
-        config
-            .set("group.id", NEVER_COMMITTED_GROUP)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            // A position that leaves the log (retention deleted it) is an error the
-            // browser hears about, not a silent jump.
-            .set("auto.offset.reset", "error")
-            .set("allow.auto.create.topics", "false")
-            // The pump needs to know when a partition reaches its end: its last
-            // offsets may be transaction markers or aborted records that are never
-            // delivered, and only the end-of-partition event says caught_up.
-            .set("enable.partition.eof", "true")
-            // KIP-714 client metrics keep histograms per broker connection: half the
-            // memory of an idle subscription (0.23 instead of 0.5 MiB), for metrics
-            // nobody asked a throwaway consumer for.
-            .set("enable.metrics.push", "false")
-            .set("queued.max.messages.kbytes", PREFETCH_KBYTES.to_string())
-            .set("queued.min.messages", PREFETCH_RECORDS.to_string())
-            .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS.to_string())
-            .set("fetch.max.bytes", FETCH_MAX_BYTES.to_string())
-            .set(
-                "max.partition.fetch.bytes",
-                PARTITION_FETCH_MAX_BYTES.to_string(),
-            );
-        config
-    }
+/// The configuration of a subscription's consumer: `config` plus what makes it a
+/// replay that joins no group, commits nothing and prefetches little.
+fn consumer_config(config: &ClientConfig) -> ClientConfig {
+    let mut config = config.clone();
+    config
+        .set("group.id", NEVER_COMMITTED_GROUP)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        // A position that leaves the log (retention deleted it) is an error the
+        // browser hears about, not a silent jump.
+        .set("auto.offset.reset", "error")
+        .set("allow.auto.create.topics", "false")
+        // The pump needs to know when a partition reaches its end: its last
+        // offsets may be transaction markers or aborted records that are never
+        // delivered, and only the end-of-partition event says caught_up.
+        .set("enable.partition.eof", "true")
+        // KIP-714 client metrics keep histograms per broker connection: half the
+        // memory of an idle subscription (0.23 instead of 0.5 MiB), for metrics
+        // nobody asked a throwaway consumer for.
+        .set("enable.metrics.push", "false")
+        .set("queued.max.messages.kbytes", PREFETCH_KBYTES.to_string())
+        .set("queued.min.messages", PREFETCH_RECORDS.to_string())
+        .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS.to_string())
+        .set("fetch.max.bytes", FETCH_MAX_BYTES.to_string())
+        .set(
+            "max.partition.fetch.bytes",
+            PARTITION_FETCH_MAX_BYTES.to_string(),
+        );
+    config
+}
 
+impl Inner {
     /// Resolves the start of every partition, assigns a fresh consumer and starts its
     /// pump thread.
     fn open(
@@ -323,10 +346,10 @@ impl Inner {
         for &p in &selected {
             marks.insert(p, self.watermarks(topic, p)?);
         }
-        let consumer: BaseConsumer<QuietEof> = self
-            .consumer_config()
-            .create_with_context(QuietEof)
-            .map_err(|e| kafka_error("cannot create a Kafka consumer", e))?;
+        let consumer: BaseConsumer<QuietEof> =
+            self.consumer_config
+                .create_with_context(QuietEof)
+                .map_err(|e| kafka_error("cannot create a Kafka consumer", e))?;
         let starts = start_offsets(&consumer, topic, &request.from, &marks)?;
 
         let mut assignment = TopicPartitionList::with_capacity(starts.len());
@@ -351,20 +374,12 @@ impl Inner {
 
         let (tx, batches) = mpsc::channel(BATCH_QUEUE);
         let (paused, paused_rx) = watch::channel(false);
-        let positions = assignment
-            .elements()
-            .iter()
-            .filter_map(|e| match e.offset() {
-                Offset::Offset(n) => Some((e.partition(), n)),
-                _ => None,
-            })
-            .collect();
-        let stall_watch = Arc::new(Watch::new(topic, positions));
-        self.watch(&stall_watch);
+        // Only a tail of every partition can share the topic's consumer.
+        let shareable = !until_high && selected == all;
         let pump = Pump {
             consumer,
             assignment,
-            tx,
+            sink: Sink::One(tx),
             paused: paused_rx,
             high: high.clone(),
             stop_at_high: until_high,
@@ -372,8 +387,9 @@ impl Inner {
             // records; a subscription feeds a WebSocket, which sends text.
             encoded: !until_high,
             topic: topic.to_owned(),
-            config: self.consumer_config(),
-            watch: stall_watch,
+            config: self.consumer_config.clone(),
+            watch: self.new_watch(topic, &starts),
+            handover: shareable.then(|| self.hubs.clone()),
         };
         subscription::spawn(pump, topic)?;
         Ok(Subscription {
@@ -419,6 +435,61 @@ impl Inner {
         Ok(offsets)
     }
 
+    /// A stall watch for a pump starting at `positions`, under the watchdog.
+    fn new_watch(self: &Arc<Self>, topic: &str, positions: &BTreeMap<i32, i64>) -> Arc<Watch> {
+        let stall_watch = Arc::new(Watch::new(topic, positions.clone()));
+        self.watch(&stall_watch);
+        stall_watch
+    }
+
+    /// A consumer assigned to `topic` at `at`.
+    fn consumer_at(
+        &self,
+        topic: &str,
+        at: &BTreeMap<i32, i64>,
+    ) -> Result<(BaseConsumer<QuietEof>, TopicPartitionList), BackendError> {
+        let consumer: BaseConsumer<QuietEof> =
+            self.consumer_config
+                .create_with_context(QuietEof)
+                .map_err(|e| kafka_error("cannot create a Kafka consumer", e))?;
+        let mut assignment = TopicPartitionList::with_capacity(at.len());
+        for (&p, &offset) in at {
+            assignment
+                .add_partition_offset(topic, p, Offset::Offset(offset))
+                .map_err(|e| kafka_error("cannot build the assignment", e))?;
+        }
+        consumer
+            .assign(&assignment)
+            .map_err(|e| kafka_error(&format!("cannot assign {topic:?}"), e))?;
+        Ok((consumer, assignment))
+    }
+
+    /// Starts a pump at `at` feeding `sink`: a tail with nothing more to replay.
+    fn tail(
+        self: &Arc<Self>,
+        topic: &str,
+        at: &BTreeMap<i32, i64>,
+        sink: Sink,
+        paused: watch::Receiver<bool>,
+    ) -> Result<(), BackendError> {
+        let (consumer, assignment) = self.consumer_at(topic, at)?;
+        let handover = matches!(sink, Sink::One(_)).then(|| self.hubs.clone());
+        let pump = Pump {
+            consumer,
+            assignment,
+            sink,
+            paused,
+            high: BTreeMap::new(),
+            stop_at_high: false,
+            encoded: true,
+            topic: topic.to_owned(),
+            config: self.consumer_config.clone(),
+            watch: self.new_watch(topic, at),
+            handover,
+        };
+        subscription::spawn(pump, topic)
+    }
+
     /// Puts a subscription under the stall watchdog, whose watermarks come from the
     /// admin client (independent of the subscriptions' own broker connections). The
     /// watchdog holds the backend weakly: it stops once the backend is dropped.
@@ -445,6 +516,40 @@ impl Inner {
             Ok(())
         } else {
             Err(unknown_topic(topic))
+        }
+    }
+}
+
+impl Spawner for Inner {
+    fn start_hub(&self, hub: Arc<Hub>, at: &BTreeMap<i32, i64>) -> Result<(), String> {
+        let me = self.me.upgrade().ok_or("the backend is gone")?;
+        let topic = hub.topic().to_owned();
+        // A hub is never paused: a subscriber that wants a pause leaves it.
+        let (_never, paused) = watch::channel(false);
+        me.tail(&topic, at, Sink::Hub(hub), paused)
+            .map_err(|e| e.message)
+    }
+
+    fn detach(&self, detached: Detached) {
+        let Some(me) = self.me.upgrade() else {
+            return;
+        };
+        // Creating a consumer takes a while; the hub does not wait for it.
+        let spawned = std::thread::Builder::new()
+            .name("eventfold-detach".into())
+            .spawn(move || {
+                let Detached {
+                    topic,
+                    tx,
+                    paused,
+                    next,
+                } = detached;
+                if let Err(e) = me.tail(&topic, &next, Sink::One(tx.clone()), paused) {
+                    let _ = tx.blocking_send(Err(e));
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start a thread for a detached subscription: {e}");
         }
     }
 }

@@ -10,11 +10,13 @@
 //! - [`subscription`]: the pump thread of one subscription, and [`subscription::record`],
 //!   the wire form of a Kafka record.
 //! - [`topic`]: reading a topic up to its high watermarks, for `eventfold replay --topic`.
+//! - `hub`: shared tails — caught-up subscriptions of a topic share one consumer.
 //! - [`watchdog`]: rebuilds a subscription that stalls while records wait (the decision
 //!   is the pure [`watchdog::stalled`]).
 
 pub mod backend;
 pub mod config;
+pub(crate) mod hub;
 pub mod subscription;
 pub mod topic;
 pub mod watchdog;

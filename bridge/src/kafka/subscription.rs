@@ -24,6 +24,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 
 use super::backend::kafka_error;
+use super::hub::{HANDOVER_EVERY, Hub, Hubs};
 use super::watchdog::{POSITION_EVERY, Watch};
 use crate::backend::{BackendError, Batch, Delivery, EncodedRecords};
 
@@ -37,11 +38,19 @@ pub const BATCH_LINGER: Duration = Duration::from_millis(5);
 /// notices a closed channel or a pause.
 const IDLE_POLL: Duration = Duration::from_millis(100);
 
+/// Where a pump's batches go.
+pub(crate) enum Sink {
+    /// One subscription's channel: the pump waits while it is full.
+    One(mpsc::Sender<Batch>),
+    /// Every subscriber of a shared tail, none waited for.
+    Hub(Arc<Hub>),
+}
+
 /// What the pump thread owns.
 pub(crate) struct Pump {
     pub consumer: BaseConsumer<QuietEof>,
     pub assignment: TopicPartitionList,
-    pub tx: mpsc::Sender<Batch>,
+    pub sink: Sink,
     pub paused: watch::Receiver<bool>,
     /// The high watermark at subscribe time of every partition with records to replay:
     /// the pump sends [`Delivery::Reached`] once a partition's position gets there.
@@ -53,10 +62,15 @@ pub(crate) struct Pump {
     /// than as [`Record`]s.
     pub encoded: bool,
     pub topic: String,
-    /// The consumer's configuration, to build a new one when the watchdog asks.
-    pub config: ClientConfig,
+    /// The consumer's configuration, to build a new one when the watchdog asks (shared:
+    /// a thousand tailing subscriptions need not hold a thousand copies).
+    pub config: Arc<ClientConfig>,
     /// Where the pump reports its progress to the stall watchdog.
     pub watch: Arc<Watch>,
+    /// The shared tails a caught-up, idle subscription is handed over to; `None` for a
+    /// pump that must keep its consumer (a replay to the high watermark, a subset of
+    /// the partitions, a hub itself).
+    pub handover: Option<Arc<Hubs>>,
 }
 
 /// The context of a subscription's consumer. rdkafka hands every error event to the
@@ -356,8 +370,10 @@ impl Pump {
             })
             .collect();
         let mut sampled = Instant::now();
+        let mut tried_handover = Instant::now();
+        let mut idle = false;
         loop {
-            if self.tx.is_closed() {
+            if self.closed() {
                 return;
             }
             if self.finished(&done) {
@@ -368,7 +384,30 @@ impl Pump {
             }
             if sampled.elapsed() >= POSITION_EVERY {
                 sampled = Instant::now();
-                self.watch.positions(self.positions(&next));
+                let positions = self.positions(&next);
+                if let Sink::Hub(hub) = &self.sink {
+                    // Nothing polled is unsent here: markers read while idle move the
+                    // hub's position on, so subscriptions past them can join.
+                    hub.advance(&positions);
+                }
+                self.watch.positions(positions);
+            }
+            // A caught-up subscription idle at the end of the log goes to the shared
+            // tail, and this pump and its consumer end.
+            if idle
+                && !paused
+                && done.len() >= self.high.len()
+                && tried_handover.elapsed() >= HANDOVER_EVERY
+                && let (Some(hubs), Sink::One(tx)) = (&self.handover, &self.sink)
+            {
+                tried_handover = Instant::now();
+                if hubs.join(&self.topic, &self.positions(&next), tx, &self.paused) {
+                    tracing::debug!(
+                        topic = self.topic,
+                        "subscription handed over to the shared tail"
+                    );
+                    return;
+                }
             }
             if self.watch.must_rebuild() && !paused {
                 if !batch.is_empty() && !self.send(Ok(batch.take())) {
@@ -410,8 +449,11 @@ impl Pump {
             // now and then.
             match self.poll(IDLE_POLL, &mut batch, &mut done, &mut next) {
                 Polled::End => return,
-                Polled::Nothing => continue,
-                Polled::Record => {}
+                Polled::Nothing => {
+                    idle = batch.is_empty();
+                    continue;
+                }
+                Polled::Record => idle = false,
             }
             let start = Instant::now();
             'fill: while batch.len() < MAX_BATCH_RECORDS
@@ -438,16 +480,34 @@ impl Pump {
     /// Hands an item to the session; false when it is gone. While the channel is full
     /// the pump is held: it is not fetching because the browser is behind, which the
     /// watchdog must not take for a stall.
+    ///
+    /// A hub hands the item to every subscriber without waiting, with the consumer's
+    /// position after the item's records: false once the hub is over.
     fn send(&self, item: Batch) -> bool {
-        match self.tx.try_send(item) {
+        let tx = match &self.sink {
+            Sink::One(tx) => tx,
+            Sink::Hub(hub) => {
+                let positions = self.positions(&hub.next());
+                return hub.fan_out(item, &positions);
+            }
+        };
+        match tx.try_send(item) {
             Ok(()) => true,
             Err(TrySendError::Closed(_)) => false,
             Err(TrySendError::Full(item)) => {
                 self.watch.hold(true);
-                let sent = self.tx.blocking_send(item).is_ok();
+                let sent = tx.blocking_send(item).is_ok();
                 self.watch.hold(false);
                 sent
             }
+        }
+    }
+
+    /// Whether nobody takes the batches any more.
+    fn closed(&self) -> bool {
+        match &self.sink {
+            Sink::One(tx) => tx.is_closed(),
+            Sink::Hub(hub) => hub.is_over(),
         }
     }
 
