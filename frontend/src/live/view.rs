@@ -83,6 +83,7 @@ pub enum Msg {
     EditKey(String),
     Send,
     PickKey(String),
+    HashChanged,
     EditGroup(String),
     AskGroup,
 }
@@ -127,6 +128,8 @@ pub struct Live {
     broken: Option<String>,
     last_render: f64,
     render_timer: Option<Timeout>,
+    /// The `hashchange` listener: a `#live…` link pasted into this tab starts it.
+    _on_hash: Option<HashListener>,
 }
 
 impl Component for Live {
@@ -176,7 +179,9 @@ impl Component for Live {
             broken: None,
             last_render: 0.0,
             render_timer: None,
+            _on_hash: None,
         };
+        live._on_hash = listen_hash(ctx.link().callback(|()| Msg::HashChanged));
         live.connect(ctx);
         live
     }
@@ -235,6 +240,28 @@ impl Component for Live {
             Msg::PickKey(key) => {
                 let key = key.trim();
                 self.key = (!key.is_empty()).then(|| key.to_owned());
+            }
+            Msg::HashChanged => {
+                // The page's own address updates (replaceState) do not fire this; a
+                // link followed or pasted does, and opens its replay.
+                let Some(link) = link::parse(&link::current_hash()) else {
+                    return false;
+                };
+                let Some(topic) = link.topic else {
+                    return false;
+                };
+                self.topic = topic;
+                if let Some(projection) = link.projection {
+                    self.projection = projection;
+                }
+                if let Some(from) = link.from {
+                    self.from_text = from;
+                }
+                if self.topics.is_empty() {
+                    self.autostart = true;
+                } else {
+                    self.start();
+                }
             }
             Msg::EditGroup(text) => self.group_text = text,
             Msg::AskGroup => self.ask_group(),
@@ -1145,6 +1172,33 @@ impl Live {
             </form>
         }
     }
+}
+
+/// A `hashchange` listener, removed when dropped.
+struct HashListener {
+    closure: wasm_bindgen::closure::Closure<dyn FnMut()>,
+}
+
+impl Drop for HashListener {
+    fn drop(&mut self) {
+        if let Some(window) = web_sys::window() {
+            let _ = window.remove_event_listener_with_callback(
+                "hashchange",
+                wasm_bindgen::JsCast::unchecked_ref(self.closure.as_ref()),
+            );
+        }
+    }
+}
+
+fn listen_hash(changed: Callback<()>) -> Option<HashListener> {
+    let closure = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || changed.emit(()));
+    web_sys::window()?
+        .add_event_listener_with_callback(
+            "hashchange",
+            wasm_bindgen::JsCast::unchecked_ref(closure.as_ref()),
+        )
+        .ok()?;
+    Some(HashListener { closure })
 }
 
 fn code_text(code: ErrorCode) -> &'static str {
