@@ -287,7 +287,7 @@ async fn tail_then_hang(cluster: &Cluster, bridge: &Bridge, topic: &str, reader:
     assert_eq!(offsets_within(&mut socket, 5, WAIT).await, [0, 1, 2, 3, 4]);
     assert_eq!(next(&mut socket).await["type"], "caught_up");
     if reader == Reader::Shared {
-        // The hang is for the shared tail's consumer, once it has taken over.
+        // The hang is for the shared tail, once the subscription is handed over to it.
         let deadline = Instant::now() + WAIT;
         while bridge.backend.shared_tails() != (1, 1) {
             assert!(

@@ -21,11 +21,11 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use regex::Regex;
 use tokio::sync::{mpsc, watch};
 
-use super::hub::{Detached, Hub, Hubs, Spawner};
+use super::hub::{Detached, Hubs, Spawner};
 use super::subscription::{self, Pump, QuietEof, Sink};
 use super::watchdog::{Watch, Watchdog};
 use crate::backend::{
-    Backend, BackendError, Health, ProduceRequest, SubscribeRequest, Subscription,
+    Backend, BackendError, Batch, Health, ProduceRequest, SubscribeRequest, Subscription,
 };
 
 /// How long a metadata, watermark or timestamp lookup may take before the request fails.
@@ -464,20 +464,19 @@ impl Inner {
         Ok((consumer, assignment))
     }
 
-    /// Starts a pump at `at` feeding `sink`: a tail with nothing more to replay.
+    /// Starts a pump at `at` feeding `tx`: a tail with nothing more to replay.
     fn tail(
         self: &Arc<Self>,
         topic: &str,
         at: &BTreeMap<i32, i64>,
-        sink: Sink,
+        tx: mpsc::Sender<Batch>,
         paused: watch::Receiver<bool>,
     ) -> Result<(), BackendError> {
         let (consumer, assignment) = self.consumer_at(topic, at)?;
-        let handover = matches!(sink, Sink::One(_)).then(|| self.hubs.clone());
         let pump = Pump {
             consumer,
             assignment,
-            sink,
+            sink: Sink::One(tx),
             paused,
             high: BTreeMap::new(),
             stop_at_high: false,
@@ -485,7 +484,7 @@ impl Inner {
             topic: topic.to_owned(),
             config: self.consumer_config.clone(),
             watch: self.new_watch(topic, at),
-            handover,
+            handover: Some(self.hubs.clone()),
         };
         subscription::spawn(pump, topic)
     }
@@ -521,15 +520,6 @@ impl Inner {
 }
 
 impl Spawner for Inner {
-    fn start_hub(&self, hub: Arc<Hub>, at: &BTreeMap<i32, i64>) -> Result<(), String> {
-        let me = self.me.upgrade().ok_or("the backend is gone")?;
-        let topic = hub.topic().to_owned();
-        // A hub is never paused: a subscriber that wants a pause leaves it.
-        let (_never, paused) = watch::channel(false);
-        me.tail(&topic, at, Sink::Hub(hub), paused)
-            .map_err(|e| e.message)
-    }
-
     fn detach(&self, detached: Detached) {
         let Some(me) = self.me.upgrade() else {
             return;
@@ -544,7 +534,7 @@ impl Spawner for Inner {
                     paused,
                     next,
                 } = detached;
-                if let Err(e) = me.tail(&topic, &next, Sink::One(tx.clone()), paused) {
+                if let Err(e) = me.tail(&topic, &next, tx.clone(), paused) {
                     let _ = tx.blocking_send(Err(e));
                 }
             });

@@ -10,8 +10,9 @@
 //! fanned out every record (librdkafka's position, so it includes transaction markers),
 //! and a pump hands over only when its own position is exactly the hub's `next`, checked
 //! under the hub's lock, so the pump delivered every record before that point and the hub
-//! delivers every record from it. A new hub starts at the position of the subscription
-//! that creates it.
+//! delivers every record from it. When the topic has no hub, the first pump to hand over
+//! becomes the hub itself, with its consumer: a live record never waits for a new
+//! consumer to connect.
 //!
 //! A hub never waits for a subscriber. One that is paused (by its client, or because its
 //! outbound queue is full) or whose channel is full is detached: it goes back to a
@@ -39,11 +40,21 @@ pub(crate) struct Detached {
     pub next: BTreeMap<i32, i64>,
 }
 
-/// What the hubs need from the backend: start a hub's pump, and give a detached
-/// subscription a consumer of its own again.
+/// What the hubs need from the backend: give a detached subscription a consumer of its
+/// own again.
 pub(crate) trait Spawner: Send + Sync {
-    fn start_hub(&self, hub: Arc<Hub>, at: &BTreeMap<i32, i64>) -> Result<(), String>;
     fn detach(&self, detached: Detached);
+}
+
+/// The answer to a pump offering its subscription to the shared tail.
+pub(crate) enum Offer {
+    /// The topic's hub took the subscription: the pump ends.
+    Taken,
+    /// The topic had no hub: the pump is its hub now, with the subscription as its first
+    /// subscriber.
+    Become(Arc<Hub>),
+    /// The hub is elsewhere in the log: the pump goes on and offers again later.
+    NotNow,
 }
 
 /// The hubs of one backend, one per topic at most.
@@ -86,16 +97,15 @@ impl Hubs {
         }
     }
 
-    /// Hands a caught-up subscription at positions `at` over to its topic's hub,
-    /// creating the hub at `at` when there is none. False when the hub is elsewhere in
-    /// the log (the pump goes on and tries again later) or cannot be started.
+    /// Offers a caught-up subscription at positions `at` to its topic's hub; see
+    /// [`Offer`].
     pub fn join(
         self: &Arc<Self>,
         topic: &str,
         at: &BTreeMap<i32, i64>,
         tx: &mpsc::Sender<Batch>,
         paused: &watch::Receiver<bool>,
-    ) -> bool {
+    ) -> Offer {
         let subscriber = || Subscriber {
             tx: tx.clone(),
             paused: paused.clone(),
@@ -105,15 +115,12 @@ impl Hubs {
             let mut state = lock(&hub.state);
             if !state.over {
                 if state.next != *at {
-                    return false;
+                    return Offer::NotNow;
                 }
                 state.subscribers.push(subscriber());
-                return true;
+                return Offer::Taken;
             }
         }
-        let Some(spawner) = self.spawner.upgrade() else {
-            return false;
-        };
         let hub = Arc::new(Hub {
             topic: topic.to_owned(),
             state: Mutex::new(State {
@@ -123,12 +130,8 @@ impl Hubs {
             }),
             hubs: Arc::downgrade(self),
         });
-        if let Err(e) = spawner.start_hub(hub.clone(), at) {
-            tracing::warn!(topic, "cannot start a shared tail: {e}");
-            return false;
-        }
-        map.insert(topic.to_owned(), hub);
-        true
+        map.insert(topic.to_owned(), hub.clone());
+        Offer::Become(hub)
     }
 
     /// Forgets `hub` if it is still the topic's hub.
@@ -152,10 +155,6 @@ impl Hubs {
 }
 
 impl Hub {
-    pub fn topic(&self) -> &str {
-        &self.topic
-    }
-
     /// Whether the hub is over: its subscribers are all gone (it is then taken out of
     /// [`Hubs`], so no subscription joins it any more) or it failed.
     pub fn is_over(&self) -> bool {
@@ -272,16 +271,10 @@ mod tests {
     /// A spawner that records what it was asked to do.
     #[derive(Default)]
     struct Recorder {
-        started: Mutex<Vec<(String, BTreeMap<i32, i64>)>>,
         detached: Mutex<Vec<BTreeMap<i32, i64>>>,
     }
 
     impl Spawner for Recorder {
-        fn start_hub(&self, hub: Arc<Hub>, at: &BTreeMap<i32, i64>) -> Result<(), String> {
-            lock(&self.started).push((hub.topic().to_owned(), at.clone()));
-            Ok(())
-        }
-
         fn detach(&self, detached: Detached) {
             lock(&self.detached).push(detached.next);
         }
@@ -324,20 +317,33 @@ mod tests {
     fn a_subscription_joins_only_at_the_hubs_position() {
         let (recorder, hubs) = setup();
         let (tx, _rx, paused) = subscriber(4);
-        assert!(hubs.join("t", &at(&[(0, 5), (1, 2)]), &tx, &paused.subscribe()));
-        assert_eq!(
-            *lock(&recorder.started),
-            [("t".to_owned(), at(&[(0, 5), (1, 2)]))]
-        );
+        // The first becomes the hub.
+        let joined = hubs.join("t", &at(&[(0, 5), (1, 2)]), &tx, &paused.subscribe());
+        let Offer::Become(hub) = joined else {
+            panic!("the first subscription becomes the hub");
+        };
+        assert_eq!(hub.next(), at(&[(0, 5), (1, 2)]));
 
         let (tx2, _rx2, paused2) = subscriber(4);
         // Behind or ahead of the hub, or on other partitions: not now.
-        assert!(!hubs.join("t", &at(&[(0, 4), (1, 2)]), &tx2, &paused2.subscribe()));
-        assert!(!hubs.join("t", &at(&[(0, 6), (1, 2)]), &tx2, &paused2.subscribe()));
-        assert!(!hubs.join("t", &at(&[(0, 5)]), &tx2, &paused2.subscribe()));
-        assert!(hubs.join("t", &at(&[(0, 5), (1, 2)]), &tx2, &paused2.subscribe()));
+        assert!(matches!(
+            hubs.join("t", &at(&[(0, 4), (1, 2)]), &tx2, &paused2.subscribe()),
+            Offer::NotNow
+        ));
+        assert!(matches!(
+            hubs.join("t", &at(&[(0, 6), (1, 2)]), &tx2, &paused2.subscribe()),
+            Offer::NotNow
+        ));
+        assert!(matches!(
+            hubs.join("t", &at(&[(0, 5)]), &tx2, &paused2.subscribe()),
+            Offer::NotNow
+        ));
+        assert!(!matches!(
+            hubs.join("t", &at(&[(0, 5), (1, 2)]), &tx2, &paused2.subscribe()),
+            Offer::NotNow
+        ));
         assert_eq!(hubs.census(), (1, 2));
-        assert_eq!(lock(&recorder.started).len(), 1, "one hub per topic");
+        assert!(lock(&recorder.detached).is_empty());
     }
 
     #[test]
@@ -345,8 +351,14 @@ mod tests {
         let (_recorder, hubs) = setup();
         let (tx1, mut rx1, p1) = subscriber(4);
         let (tx2, mut rx2, p2) = subscriber(4);
-        assert!(hubs.join("t", &at(&[(0, 5)]), &tx1, &p1.subscribe()));
-        assert!(hubs.join("t", &at(&[(0, 5)]), &tx2, &p2.subscribe()));
+        assert!(!matches!(
+            hubs.join("t", &at(&[(0, 5)]), &tx1, &p1.subscribe()),
+            Offer::NotNow
+        ));
+        assert!(!matches!(
+            hubs.join("t", &at(&[(0, 5)]), &tx2, &p2.subscribe()),
+            Offer::NotNow
+        ));
         let hub = lock(&hubs.map)["t"].clone();
         assert!(hub.fan_out(batch(5), &at(&[(0, 6)])));
         assert_eq!(rx1.try_recv().unwrap(), batch(5));
@@ -367,7 +379,10 @@ mod tests {
         let (paused, _paused_rx, p2) = subscriber(4);
         let (fine, mut fine_rx, p3) = subscriber(4);
         for (tx, p) in [(&full, &p1), (&paused, &p2), (&fine, &p3)] {
-            assert!(hubs.join("t", &at(&[(0, 5)]), tx, &p.subscribe()));
+            assert!(!matches!(
+                hubs.join("t", &at(&[(0, 5)]), tx, &p.subscribe()),
+                Offer::NotNow
+            ));
         }
         let hub = lock(&hubs.map)["t"].clone();
         assert!(hub.fan_out(batch(5), &at(&[(0, 6)])));
@@ -384,9 +399,12 @@ mod tests {
 
     #[test]
     fn a_hub_without_subscribers_is_over_and_replaced() {
-        let (recorder, hubs) = setup();
+        let (_recorder, hubs) = setup();
         let (tx, rx, p) = subscriber(4);
-        assert!(hubs.join("t", &at(&[(0, 5)]), &tx, &p.subscribe()));
+        assert!(!matches!(
+            hubs.join("t", &at(&[(0, 5)]), &tx, &p.subscribe()),
+            Offer::NotNow
+        ));
         let hub = lock(&hubs.map)["t"].clone();
         assert!(!hub.is_over());
         drop((tx, rx));
@@ -394,15 +412,21 @@ mod tests {
         assert_eq!(hubs.census(), (0, 0));
         // The next subscription starts a new hub wherever it is.
         let (tx, _rx, p) = subscriber(4);
-        assert!(hubs.join("t", &at(&[(0, 9)]), &tx, &p.subscribe()));
-        assert_eq!(lock(&recorder.started).len(), 2);
+        assert!(matches!(
+            hubs.join("t", &at(&[(0, 9)]), &tx, &p.subscribe()),
+            Offer::Become(_)
+        ));
+        assert_eq!(hubs.census(), (1, 1));
     }
 
     #[test]
     fn an_error_ends_the_hub_and_detaches_everyone() {
         let (recorder, hubs) = setup();
         let (tx, _rx, p) = subscriber(4);
-        assert!(hubs.join("t", &at(&[(0, 5)]), &tx, &p.subscribe()));
+        assert!(!matches!(
+            hubs.join("t", &at(&[(0, 5)]), &tx, &p.subscribe()),
+            Offer::NotNow
+        ));
         let hub = lock(&hubs.map)["t"].clone();
         let error =
             crate::backend::BackendError::new(eventfold_core::wire::ErrorCode::Kafka, "gone");

@@ -24,7 +24,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 
 use super::backend::kafka_error;
-use super::hub::{HANDOVER_EVERY, Hub, Hubs};
+use super::hub::{HANDOVER_EVERY, Hub, Hubs, Offer};
 use super::watchdog::{POSITION_EVERY, Watch};
 use crate::backend::{BackendError, Batch, Delivery, EncodedRecords};
 
@@ -401,12 +401,24 @@ impl Pump {
                 && let (Some(hubs), Sink::One(tx)) = (&self.handover, &self.sink)
             {
                 tried_handover = Instant::now();
-                if hubs.join(&self.topic, &self.positions(&next), tx, &self.paused) {
-                    tracing::debug!(
-                        topic = self.topic,
-                        "subscription handed over to the shared tail"
-                    );
-                    return;
+                match hubs.join(&self.topic, &self.positions(&next), tx, &self.paused) {
+                    Offer::Taken => {
+                        tracing::debug!(
+                            topic = self.topic,
+                            "subscription handed over to the shared tail"
+                        );
+                        return;
+                    }
+                    Offer::Become(hub) => {
+                        // This pump is the topic's shared tail now, with its consumer.
+                        tracing::debug!(topic = self.topic, "subscription became the shared tail");
+                        self.sink = Sink::Hub(hub);
+                        self.handover = None;
+                        // A hub is never paused: a subscriber that wants a pause leaves it.
+                        self.paused = watch::channel(false).1;
+                        self.high.clear();
+                    }
+                    Offer::NotNow => {}
                 }
             }
             if self.watch.must_rebuild() && !paused {
