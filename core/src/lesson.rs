@@ -175,20 +175,36 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// The frame of row `step` (clamped to the trace). Costs a few seeks from the
-    /// nearest snapshots, not a replay of the log.
+    /// The frame of row `step` (clamped to the trace). Costs one seek from the
+    /// nearest snapshot and a pass over the few events around the row (the row, the
+    /// row before it and the tracker's columns), not a replay of the log.
     pub fn at(trace: &Trace, step: u64) -> Frame {
         let steps = trace.len();
         let step = step.clamp(1, steps);
-        let row = trace
-            .step(step)
+        let folded = trace.folded_events();
+        let centre = if step == steps {
+            folded
+        } else {
+            ((step - 1) / crate::trace::STEPS_PER_EVENT) as usize
+        };
+        let (first, last) = tracker_events(centre, folded);
+        let mut from = step.saturating_sub(1).max(1);
+        let mut to = step;
+        if first < last {
+            from = from.min(trace.step_of(first, Phase::Produce));
+            to = to.max(trace.step_of(last - 1, Phase::Apply));
+        }
+        let rows: Vec<Step> = trace.steps_in(from..=to).collect();
+        let find = |n: u64| rows.iter().find(|r| r.step == n);
+        let row = find(step)
+            .cloned()
             .expect("a clamped step is always in the trace");
-        let previous = previous_state(trace, &row);
+        let previous = previous_state(trace, &row, find(step.wrapping_sub(1)));
         let changes = diff::changes(&previous, &row.state);
         let state = diff::pretty(&row.state, &changes);
         Frame {
             topic: topic_at(trace, &row),
-            tracker: tracker_at(trace, &row),
+            tracker: tracker_at(trace, &row, &rows),
             steps,
             changes,
             state,
@@ -198,19 +214,20 @@ impl Frame {
 }
 
 /// The state the row's aggregate had one row earlier (its initial state before its
-/// first event), so the diff shows what this row did.
-fn previous_state(trace: &Trace, row: &Step) -> Value {
-    let projection = trace.projection();
-    if row.step <= 1 {
-        return row.state.clone();
-    }
-    let view = trace.view_at(row.step - 1);
-    if row.phase == Phase::End {
-        return view.to_json(&**projection);
-    }
-    match view.get(&row.aggregate) {
-        Some(state) => state.clone(),
-        None => projection.initial(),
+/// first event), so the diff shows what this row did. Within an event the row before
+/// shows the same aggregate (an aggregate absent from the view shows as `null` there
+/// and counts as its initial state); a command row and the final row show the state
+/// as it stood one row earlier already.
+fn previous_state(trace: &Trace, row: &Step, before: Option<&Step>) -> Value {
+    match (row.phase, before) {
+        (Phase::Produce | Phase::Consume | Phase::Apply | Phase::Print, Some(before)) => {
+            if before.state.is_null() {
+                trace.projection().initial()
+            } else {
+                before.state.clone()
+            }
+        }
+        _ => row.state.clone(),
     }
 }
 
@@ -276,11 +293,19 @@ fn topic_at(trace: &Trace, row: &Step) -> Vec<PartitionLog> {
         .collect()
 }
 
-fn tracker_at(trace: &Trace, row: &Step) -> Vec<TrackerColumn> {
-    let folded = trace.folded_events();
-    let centre = row.event_index.unwrap_or(folded);
+/// The events that get status-tracker columns around event `centre`: `first..last`.
+fn tracker_events(centre: usize, folded: usize) -> (usize, usize) {
     let first = centre.saturating_sub(TRACKER_EVENTS_EACH_SIDE);
     let last = (centre + TRACKER_EVENTS_EACH_SIDE + 1).min(folded);
+    (first, last)
+}
+
+/// The tracker's columns, from `rows` (which hold the produce and apply rows of the
+/// tracker's events).
+fn tracker_at(trace: &Trace, row: &Step, rows: &[Step]) -> Vec<TrackerColumn> {
+    let folded = trace.folded_events();
+    let centre = row.event_index.unwrap_or(folded);
+    let (first, last) = tracker_events(centre, folded);
 
     let mut columns = Vec::new();
     if first == 0 {
@@ -303,14 +328,13 @@ fn tracker_at(trace: &Trace, row: &Step) -> Vec<TrackerColumn> {
             });
         }
     };
-    // One pass over the few events shown, from the nearest snapshot.
-    if first < last {
-        let rows = trace
-            .steps_in(trace.step_of(first, Phase::Produce)..=trace.step_of(last - 1, Phase::Apply));
-        for step in rows.filter(|s| matches!(s.phase, Phase::Produce | Phase::Apply)) {
-            let n = step.step;
-            column(Some(step), format!("After step {n}"));
-        }
+    let shown = rows.iter().filter(|s| {
+        matches!(s.phase, Phase::Produce | Phase::Apply)
+            && s.event_index.is_some_and(|i| (first..last).contains(&i))
+    });
+    for step in shown {
+        let n = step.step;
+        column(Some(step.clone()), format!("After step {n}"));
     }
     if last == folded {
         column(trace.step(trace.len()), "Final".into());

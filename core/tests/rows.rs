@@ -53,3 +53,41 @@ proptest! {
         prop_assert_eq!(trace.events().to_vec(), log(&raw));
     }
 }
+
+/// The state a row's aggregate had one row earlier, the slow way: the whole view at
+/// the row before, from core's time travel (what `Frame::at` did with two seeks).
+fn previous_state(trace: &Trace, row: &eventfold_core::Step) -> serde_json::Value {
+    if row.step <= 1 {
+        return row.state.clone();
+    }
+    let view = trace.view_at(row.step - 1);
+    if row.phase == eventfold_core::Phase::End {
+        return view.to_json(&**trace.projection());
+    }
+    view.get(&row.aggregate)
+        .cloned()
+        .unwrap_or_else(|| trace.projection().initial())
+}
+
+proptest! {
+    #[test]
+    fn a_frame_from_one_seek_shows_what_time_travel_shows(
+        raw in prop::collection::vec((prop::option::of(0u8..4), 0u8..10, -1000i64..1000), 0..40),
+        every in 1usize..9,
+        step in 1u64..220,
+        strict in any::<bool>(),
+    ) {
+        let mode = if strict { Mode::Strict } else { Mode::Lenient };
+        let trace = Trace::with_snapshot_every(Arc::new(Bank), mode, every, log(&raw));
+        let frame = eventfold_core::lesson::Frame::at(&trace, step);
+        let row = trace.step(step.min(trace.len())).unwrap();
+        prop_assert_eq!(&frame.step, &row);
+        let changes = eventfold_core::diff::changes(&previous_state(&trace, &row), &row.state);
+        prop_assert_eq!(frame.changes, changes);
+        for column in frame.tracker.iter().filter(|c| c.step > 0) {
+            let at = trace.step(column.step).unwrap();
+            prop_assert_eq!(&column.state, &eventfold_core::display::js(&at.state));
+            prop_assert_eq!(&column.topic, &trace.topic_text(at.topic_len));
+        }
+    }
+}

@@ -1,4 +1,5 @@
 pub mod announcer;
+pub mod big_log;
 pub mod commands;
 pub mod compare;
 pub mod console;

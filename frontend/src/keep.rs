@@ -3,14 +3,26 @@
 //! module only moves its text in and out of the browser.
 
 use eventfold_core::keep::Session;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, BlobPropertyBag, File, HtmlAnchorElement, Url};
+use yew::prelude::*;
 
 /// The localStorage entry holding the session.
 const SESSION_KEY: &str = "eventfold:session";
 /// The step, stored on its own: stepping writes a number, not the whole log again.
 const STEP_KEY: &str = "eventfold:step";
+
+/// Logs longer than this (in bytes of NDJSON) are not kept: localStorage holds about
+/// five million characters per site, and the session's JSON escapes every quote.
+/// The page says so next to the log (see [`kept`]).
+pub const KEEP_MAX_BYTES: usize = 2_000_000;
+
+/// True when a log of `bytes` bytes is kept across reloads.
+pub fn kept(bytes: usize) -> bool {
+    bytes <= KEEP_MAX_BYTES
+}
 
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
@@ -31,12 +43,44 @@ pub fn load() -> Option<Session> {
     Some(session)
 }
 
-/// Stores the session. A refusal (private mode, a log over the quota) only costs
-/// the next reload its edits, so it is ignored.
+/// Stores the session. A log over [`KEEP_MAX_BYTES`], or one the browser refuses
+/// (private mode, over the quota), is not kept: the stored session is removed
+/// rather than left behind, so a reload opens the lesson afresh instead of an older
+/// edit, and the page has said the log is not kept.
 pub fn save(session: &Session) {
     if let Some(storage) = storage() {
-        let _ = storage.set_item(SESSION_KEY, &session.to_json());
+        let stored =
+            kept(session.events.len()) && storage.set_item(SESSION_KEY, &session.to_json()).is_ok();
+        if !stored {
+            let _ = storage.remove_item(SESSION_KEY);
+        }
     }
+}
+
+/// While an import is under way (`progress` is `Some`), sends `more` once after
+/// each change of progress, from a fresh task: the browser paints the progress
+/// between two slices of the fold.
+#[hook]
+pub fn use_import(progress: Option<(usize, usize)>, more: Callback<()>) {
+    use_effect_with(progress, move |progress| {
+        let window = web_sys::window();
+        let closure = Closure::<dyn FnMut()>::new(move || more.emit(()));
+        let handle = match (progress, &window) {
+            (Some(_), Some(window)) => window
+                .set_timeout_with_callback_and_timeout_and_arguments_0(
+                    closure.as_ref().unchecked_ref(),
+                    0,
+                )
+                .ok(),
+            _ => None,
+        };
+        move || {
+            if let (Some(window), Some(handle)) = (window, handle) {
+                window.clear_timeout_with_handle(handle);
+            }
+            drop(closure);
+        }
+    });
 }
 
 /// Stores the step alone, on every step: cheap whatever the log's size.

@@ -10,8 +10,10 @@
 //! - [`keep`]: localStorage, downloads and file reads.
 //! - [`hooks`]: the play timer, the keyboard and links followed in the same tab.
 //! - [`components`]: one component per file.
+//! - [`bench`]: the fold exported to JavaScript, for the wasm-vs-native measurement.
 //! - [`live`]: live mode, a real Kafka topic folded through `eventfold serve` (`#live…`).
 
+pub mod bench;
 pub mod components;
 pub mod hooks;
 pub mod keep;

@@ -15,6 +15,7 @@ use eventfold_core::{builtin, edit, keep as kept, quiz};
 use yew::prelude::*;
 
 use components::announcer::Announcer;
+use components::big_log::BigLog;
 use components::commands::Commands;
 use components::compare::Compare;
 use components::console::Console;
@@ -109,6 +110,10 @@ fn App() -> Html {
         move |_| keep::save(&sim.session())
     });
     use_effect_with(sim.step(), |step| keep::save_step(*step));
+    keep::use_import(sim.import_progress(), {
+        let dispatcher = dispatcher.clone();
+        Callback::from(move |()| dispatcher.dispatch(Action::ImportMore))
+    });
     let on_export_log = {
         let sim = sim.clone();
         Callback::from(move |()| {
@@ -134,9 +139,9 @@ fn App() -> Html {
         let dispatcher = dispatcher.clone();
         Callback::from(move |file: web_sys::File| {
             let dispatcher = dispatcher.clone();
-            keep::read(file, move |text| {
-                dispatcher.dispatch(Action::EditEvents(text))
-            });
+            // Read, then folded in slices with its progress shown (state::Action::Import).
+            dispatcher.dispatch(Action::Reading(file.name()));
+            keep::read(file, move |text| dispatcher.dispatch(Action::Import(text)));
         })
     };
     // For docs/perf.md: the time from navigation to the first rendered table, read
@@ -200,7 +205,7 @@ fn App() -> Html {
             <h2>{ sim.title }</h2>
             <LessonIntro explanation={sim.explanation} notes={sim.notes.clone()} />
             <Controls step={sim.step()} steps={sim.steps()} playing={sim.playing}
-                speed={sim.speed} on_action={on_action} />
+                speed={sim.speed} on_action={on_action} busy={sim.busy.clone()} />
             <Share log={link_log.clone()}
                 unreadable={(sim.generation == 0 && sim.lesson == opened.id)
                     .then(|| opened.log.clone().and_then(Result::err).map(|e| e.to_string()))
@@ -215,7 +220,7 @@ fn App() -> Html {
                     <Console lines={sim.console()} />
                 </section>
             </div>
-            <ProcessTable rows={sim.rows.clone()} current={sim.step()} on_pick={on_pick.clone()} />
+            <ProcessTable trace={sim.trace.clone()} current={sim.step()} on_pick={on_pick.clone()} />
             <TopicLog topic={sim.topic} frame={frame.clone()} on_edit={on_event_edit} />
             <Tracker frame={frame.clone()} />
             <Scan text={sim.invariant_text.clone()} error={sim.invariant_error.clone()}
@@ -230,8 +235,13 @@ fn App() -> Html {
                 current={(*step_question).clone()} on_pick={on_pick.clone()} />
             <Keep {on_export_log} {on_export_trace} {on_import} />
             <div class="editors">
-                <EventEditor text={sim.events_text.clone()} errors={sim.log_errors.clone()}
-                    on_edit={send(Action::EditEvents)} on_pick={on_pick} />
+                if sim.big() {
+                    <BigLog text={sim.events_text.clone()} events={sim.trace.events().len()}
+                        errors={sim.log_errors.clone()} on_pick={on_pick} />
+                } else {
+                    <EventEditor text={sim.events_text.to_string()} errors={sim.log_errors.clone()}
+                        on_edit={send(Action::EditEvents)} on_pick={on_pick} />
+                }
                 <ProjectionEditor names={&builtin::NAMES[..]} selected={sim.projection_name.clone()}
                     own={sim.lesson_projection.as_ref().map(|(p, _)| p.name().to_owned())}
                     text={sim.projection_text.clone()} error={sim.spec_error.clone()}

@@ -4,7 +4,17 @@
 //! [`Trace::new`], moves a [`Cursor`] and asks [`Frame::at`] what the current step
 //! shows. Every edit re-folds the whole history; stepping costs a seek from core's
 //! snapshots.
+//!
+//! Big logs (an imported file of a million events) stay cheap to step through:
+//! nothing in [`Sim`] that is cloned per action grows with the log (texts are
+//! `Rc<str>`, the trace an `Rc`), the process table asks core for the rows it shows,
+//! the console shows its last [`replay::CONSOLE_SHOWN`] lines, and the views that
+//! would fold the whole log again (the comparisons, the invariant scan) are switched
+//! off above [`BIG_LOG_EVENTS`] with a note saying so. An import is read and folded
+//! in slices of [`IMPORT_SLICE`] events between frames ([`Action::ImportMore`]), so
+//! the page shows its progress instead of freezing.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -12,19 +22,36 @@ use eventfold_core::compare::{self, Comparison};
 use eventfold_core::decl::{self, Spec};
 use eventfold_core::invariant::Invariant;
 use eventfold_core::keep::Session;
-use eventfold_core::lesson::{self, Frame};
+use eventfold_core::lesson::{self, EditorReader, Frame};
 use eventfold_core::quiz::{self, Question};
 use eventfold_core::scenario::Command;
 use eventfold_core::{Cursor, Envelope, Mode, Phase, Projection, Trace, builtin, scenario};
 use yew::Reducible;
 
-use crate::replay::{self, Row};
+use crate::replay;
 
 /// Playback speeds the speed picker offers, in steps per second.
 pub const SPEEDS: [u32; 4] = [1, 2, 4, 8];
 
 /// The projection picker's entry for a projection typed in the editor.
 pub const CUSTOM: &str = "custom";
+
+/// Logs of more events than this are big: the comparisons and the invariant scan,
+/// which fold the whole log again on every edit, are switched off (the page says so)
+/// and the event editor gives way to a read-only preview.
+pub const BIG_LOG_EVENTS: usize = 20_000;
+
+/// Errors listed under the event editor; the rest are counted in one more line.
+pub const LISTED_ERRORS: usize = 100;
+
+/// Events between two snapshots of the page's traces: a quarter of core's default
+/// ([`eventfold_core::trace::SNAPSHOT_EVERY`]), so a step of a big log replays at
+/// most 255 events; the lessons' and imported logs' views are small.
+pub const SNAPSHOT_EVERY: usize = 256;
+
+/// Events an import reads and folds between two frames of the page (about 30 ms
+/// in Chromium on the project's machine).
+pub const IMPORT_SLICE: usize = 20_000;
 
 /// One of the log's errors, as the event editor lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,8 +70,8 @@ pub struct Sim {
     pub notes: Rc<[String]>,
     pub commands: Rc<[Command]>,
     pub topic: &'static str,
-    /// The event editor's text, exactly as typed.
-    pub events_text: String,
+    /// The event editor's text, exactly as typed (shared, never copied per action).
+    pub events_text: Rc<str>,
     /// `builtin::NAMES` entry, the lesson's own projection's name, or [`CUSTOM`].
     pub projection_name: String,
     /// The lesson's projection when it is not a built-in, so the picker can offer it
@@ -63,7 +90,6 @@ pub struct Sim {
     pub quiz: Rc<[Question]>,
     /// Counts folds, so views holding answers to an older log start afresh.
     pub generation: u64,
-    pub rows: Rc<[Row]>,
     pub cursor: Cursor,
     pub frame: Rc<Frame>,
     pub playing: bool,
@@ -79,8 +105,31 @@ pub struct Sim {
     pub compare_name: String,
     /// The log folded with the current projection and with `compare_name`.
     pub comparison: Option<Rc<Comparison>>,
-    /// The log against its compacted form.
-    pub compaction: Rc<Comparison>,
+    /// The log against its compacted form; `None` for a big log.
+    pub compaction: Option<Rc<Comparison>>,
+    /// What the page is busy with (reading or folding an imported file).
+    pub busy: Option<String>,
+    /// An import being folded, slice by slice.
+    importing: Option<Rc<RefCell<Import>>>,
+}
+
+/// An imported text being read and folded in slices.
+struct Import {
+    text: Rc<str>,
+    reader: EditorReader,
+    trace: Trace,
+    lines: Vec<i64>,
+}
+
+impl Import {
+    fn new(projection: Arc<dyn Projection>, text: &str) -> Import {
+        Import {
+            text: text.into(),
+            reader: EditorReader::default(),
+            trace: Trace::with_snapshot_every(projection, Mode::Lenient, SNAPSHOT_EVERY, []),
+            lines: Vec::new(),
+        }
+    }
 }
 
 pub enum Action {
@@ -108,12 +157,17 @@ pub enum Action {
     EditInvariant(String),
     /// Picks the projection to compare with (empty: none).
     PickCompare(String),
+    /// A file is being read (its name): the page says so until it is imported.
+    Reading(String),
+    /// Replaces the log with an imported NDJSON text, folded in slices.
+    Import(String),
+    /// Reads and folds the next slice of an import (sent between frames).
+    ImportMore,
 }
 
 /// A folded log and what the page lists of it.
 struct Folded {
     trace: Rc<Trace>,
-    rows: Rc<[Row]>,
     log_errors: Rc<[LogError]>,
     lines: Rc<[i64]>,
     quiz: Rc<[Question]>,
@@ -121,26 +175,41 @@ struct Folded {
 
 impl Folded {
     /// Folds `events`, the editor's lines `lines` (one per event).
-    fn new(projection: Arc<dyn Projection>, events: Vec<Envelope>, lines: Rc<[i64]>) -> Folded {
-        let trace = Trace::new(projection, Mode::Lenient, events);
-        let log_errors = trace
-            .outcomes()
-            .iter()
-            .enumerate()
-            .filter_map(|(index, outcome)| {
-                Some(LogError {
-                    message: lesson::editor_error(
-                        lines.get(index).copied().unwrap_or(index as i64),
-                        outcome.error()?,
-                    ),
-                    step: trace.step_of(index, Phase::Apply),
-                })
-            })
-            .collect();
+    fn new(
+        projection: Arc<dyn Projection>,
+        events: impl IntoIterator<Item = Envelope>,
+        lines: Rc<[i64]>,
+    ) -> Folded {
+        let trace = Trace::with_snapshot_every(projection, Mode::Lenient, SNAPSHOT_EVERY, events);
+        Folded::of(trace, lines)
+    }
+
+    /// What the page lists of a folded trace: its errors (the first
+    /// [`LISTED_ERRORS`], then a count) and its quiz, which asks a few rows only.
+    fn of(trace: Trace, lines: Rc<[i64]>) -> Folded {
+        let failures = trace.failures();
+        let error = |(index, error): &(usize, eventfold_core::FoldError)| LogError {
+            message: lesson::editor_error(
+                lines.get(*index).copied().unwrap_or(*index as i64),
+                error,
+            ),
+            step: trace.step_of(*index, Phase::Apply),
+        };
+        let mut log_errors: Vec<LogError> =
+            failures.iter().take(LISTED_ERRORS).map(error).collect();
+        if let Some(next) = failures.get(LISTED_ERRORS) {
+            log_errors.push(LogError {
+                message: format!(
+                    "… and {} more bad events, not listed (the next one is {})",
+                    failures.len() - LISTED_ERRORS,
+                    error(next).message
+                ),
+                step: error(next).step,
+            });
+        }
         Folded {
-            rows: replay::rows(&trace),
             quiz: quiz::questions(&trace).into(),
-            log_errors,
+            log_errors: log_errors.into(),
             lines,
             trace: Rc::new(trace),
         }
@@ -152,13 +221,13 @@ impl Sim {
     pub fn open(id: &str, step: Option<u64>) -> Sim {
         let lesson = scenario::by_id(id).unwrap_or_else(scenario::bank);
         let name = lesson.projection.name().to_owned();
-        let events_text = lesson::ndjson_text(&lesson.events);
+        let events_text: Rc<str> = lesson::ndjson_text(&lesson.events).into();
         // The editor shows one event per line, so event i is on line i.
         let lines = (0..lesson.events.len() as i64).collect();
         let folded = Folded::new(lesson.projection.clone(), lesson.events, lines);
         let mut cursor = Cursor::default();
         cursor.seek(step.unwrap_or(1), &folded.trace);
-        let compaction = Rc::new(compare::compaction(&folded.trace));
+        let compaction = Some(Rc::new(compare::compaction(&folded.trace)));
         Sim {
             lesson: lesson.id,
             title: lesson.title,
@@ -182,7 +251,6 @@ impl Sim {
             lines: folded.lines,
             quiz: folded.quiz,
             generation: 0,
-            rows: folded.rows,
             trace: folded.trace,
             playing: false,
             speed: 1,
@@ -192,6 +260,8 @@ impl Sim {
             compare_name: String::new(),
             comparison: None,
             compaction,
+            busy: None,
+            importing: None,
         }
     }
 
@@ -204,7 +274,7 @@ impl Sim {
             return sim;
         };
         let mut sim = Rc::new(sim);
-        if saved.events != sim.events_text {
+        if *saved.events != *sim.events_text {
             sim = sim.reduce(Action::EditEvents(saved.events));
         }
         if saved.projection == CUSTOM {
@@ -220,7 +290,7 @@ impl Sim {
     pub fn session(&self) -> Session {
         Session {
             lesson: self.lesson.to_owned(),
-            events: self.events_text.clone(),
+            events: self.events_text.to_string(),
             projection: self.projection_name.clone(),
             spec: self.projection_text.clone(),
             step: self.step(),
@@ -237,12 +307,23 @@ impl Sim {
         })
     }
 
-    /// Folds the log again for the comparisons, once per fold or pick.
+    /// True when the log has more than [`BIG_LOG_EVENTS`] events.
+    pub fn big(&self) -> bool {
+        self.trace.events().len() > BIG_LOG_EVENTS
+    }
+
+    /// Folds the log again for the comparisons, once per fold or pick; not for a big
+    /// log, where the compare box says so.
     fn compare(&mut self) {
+        if self.big() {
+            self.comparison = None;
+            self.compaction = None;
+            return;
+        }
         self.comparison = self
             .projection_named(&self.compare_name)
             .map(|other| Rc::new(compare::projections(&self.trace, other)));
-        self.compaction = Rc::new(compare::compaction(&self.trace));
+        self.compaction = Some(Rc::new(compare::compaction(&self.trace)));
     }
 
     /// Checks the invariant over the whole trace, once per fold or edit of it.
@@ -251,6 +332,15 @@ impl Sim {
             .then(|| Invariant::parse(&self.invariant_text))
             .transpose();
         self.invariant_error = parsed.as_ref().err().map(ToString::to_string);
+        if self.big() && matches!(parsed, Ok(Some(_))) {
+            self.invariant_error = Some(format!(
+                "Not scanned: the scan folds the whole log on every edit, so it runs on logs \
+                 of up to {BIG_LOG_EVENTS} events, and this one has {}.",
+                self.trace.events().len()
+            ));
+            self.violations = Rc::new([]);
+            return;
+        }
         self.violations = match parsed {
             Ok(Some(invariant)) => invariant
                 .scan(&self.trace)
@@ -264,7 +354,6 @@ impl Sim {
     /// Replaces the trace, keeping the cursor's row where the new trace still has it.
     fn set(&mut self, folded: Folded) {
         self.trace = folded.trace;
-        self.rows = folded.rows;
         self.log_errors = folded.log_errors;
         self.lines = folded.lines;
         self.quiz = folded.quiz;
@@ -291,28 +380,79 @@ impl Sim {
         self.step() == self.steps()
     }
 
-    /// The console as it stands at the current step.
+    /// The console as it stands at the current step (its last lines).
     pub fn console(&self) -> Vec<String> {
-        replay::console_until(&self.rows, self.step())
+        replay::console_at(&self.trace, self.step())
+    }
+
+    /// How far an import has come: bytes read and the text's size.
+    pub fn import_progress(&self) -> Option<(usize, usize)> {
+        let import = self.importing.as_ref()?.borrow();
+        Some((import.reader.position(), import.text.len()))
+    }
+
+    /// Starts folding an imported text, in slices.
+    fn import(&mut self, text: String) {
+        self.busy = Some(format!("Importing {} of NDJSON…", size(text.len())));
+        let import = Import::new(self.trace.projection().clone(), &text);
+        self.importing = Some(Rc::new(RefCell::new(import)));
+    }
+
+    /// Reads and folds the next [`IMPORT_SLICE`] events of the import; the last
+    /// slice puts the imported log in place of the old one, at its first step.
+    fn import_more(&mut self) {
+        let Some(cell) = self.importing.clone() else {
+            return;
+        };
+        let done = {
+            let mut guard = cell.borrow_mut();
+            let import = &mut *guard;
+            let text = import.text.clone();
+            let (reader, lines) = (&mut import.reader, &mut import.lines);
+            let slice = std::iter::from_fn(|| {
+                let (line, envelope) = reader.next_event(self.topic, &text)?;
+                lines.push(line);
+                Some(envelope)
+            })
+            .take(IMPORT_SLICE);
+            import.trace.extend(slice);
+            let read = import.reader.position();
+            self.busy = Some(format!(
+                "Importing: {} events folded, {} of {} read ({}%)…",
+                import.trace.events().len(),
+                size(read),
+                size(text.len()),
+                read * 100 / text.len().max(1)
+            ));
+            read >= text.len()
+        };
+        if done {
+            self.importing = None;
+            self.busy = None;
+            // The previous state may still share the cell, so its contents are taken
+            // out rather than the cell unwrapped.
+            let import = cell.replace(Import::new(self.trace.projection().clone(), ""));
+            self.events_text = import.text;
+            self.set(Folded::of(import.trace, import.lines.into()));
+            self.move_to(1);
+        }
     }
 
     /// Re-folds the editor's log with the current projection.
     fn refold(&mut self) {
         let log = lesson::parse_editor(self.topic, &self.events_text);
-        self.set(Folded::new(
+        let folded = Folded::new(
             self.trace.projection().clone(),
             log.events,
             log.lines.into(),
-        ));
+        );
+        self.set(folded);
     }
 
     /// Folds the current log with another projection.
     fn use_projection(&mut self, projection: Arc<dyn Projection>) {
-        self.set(Folded::new(
-            projection,
-            self.trace.events().to_vec(),
-            self.lines.clone(),
-        ));
+        let folded = Folded::new(projection, self.trace.events().iter(), self.lines.clone());
+        self.set(folded);
     }
 }
 
@@ -356,7 +496,7 @@ impl Reducible for Sim {
             }
             Action::Speed(speed) => sim.speed = speed.min(SPEEDS.len() - 1),
             Action::EditEvents(text) => {
-                sim.events_text = text;
+                sim.events_text = text.into();
                 sim.refold();
             }
             Action::PickProjection(name) => {
@@ -392,11 +532,13 @@ impl Reducible for Sim {
                 if let Some(command) = sim.commands.get(index).cloned() {
                     // Appended to the editor's text, so the event is there to see and
                     // edit, and nothing typed before is lost.
-                    if !sim.events_text.is_empty() && !sim.events_text.ends_with('\n') {
-                        sim.events_text.push('\n');
+                    let mut text = sim.events_text.to_string();
+                    if !text.is_empty() && !text.ends_with('\n') {
+                        text.push('\n');
                     }
-                    sim.events_text.push_str(&command.line);
-                    sim.events_text.push('\n');
+                    text.push_str(&command.line);
+                    text.push('\n');
+                    sim.events_text = text.into();
                     sim.refold();
                     sim.playing = false;
                     sim.move_to(sim.steps());
@@ -410,7 +552,22 @@ impl Reducible for Sim {
                 sim.compare_name = name;
                 sim.compare();
             }
+            Action::Reading(name) => sim.busy = Some(format!("Reading {name}…")),
+            Action::Import(text) => {
+                sim.playing = false;
+                sim.import(text);
+            }
+            Action::ImportMore => sim.import_more(),
         }
         Rc::new(sim)
+    }
+}
+
+/// A byte count as the page prints it: `812 B`, `31.9 MB`.
+fn size(bytes: usize) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
+        _ => format!("{:.1} MB", bytes as f64 / 1e6),
     }
 }

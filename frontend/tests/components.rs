@@ -102,6 +102,48 @@ async fn process_table_marks_the_current_row_and_picks_a_clicked_one() {
 }
 
 #[wasm_bindgen_test]
+async fn a_long_process_table_renders_a_window_around_the_current_row() {
+    let (on_pick, _) = recorder::<u64>();
+    // 20 000 events: 100 001 rows.
+    let trace = Rc::new(eventfold_core::sample::import_bank(
+        &eventfold_core::sample::bank_ndjson(20_000),
+    ));
+    let root = render::<ProcessTable>(ProcessTableProps {
+        trace,
+        current: 61_234,
+        on_pick,
+    })
+    .await;
+    yew::scheduler::flush().await;
+    let rows = all(&root, "[data-testid=process-table] tbody tr[data-step]");
+    assert!(
+        !rows.is_empty() && rows.len() <= 120,
+        "a window of rows, not 100 001: {}",
+        rows.len()
+    );
+    let current: Vec<String> = all(&root, "tr[aria-current=step]")
+        .iter()
+        .map(|row| row.get_attribute("data-step").unwrap())
+        .collect();
+    assert_eq!(current, ["61234"], "the current row is in the window");
+    let steps: Vec<u64> = rows
+        .iter()
+        .map(|row| row.get_attribute("data-step").unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        steps.windows(2).all(|w| w[1] == w[0] + 1),
+        "the window's rows are consecutive: {steps:?}"
+    );
+    // Row 61 234 is the consume row of event 12 246 (0-based): the balance before it.
+    let expected = eventfold_core::sample::bank_balance(12_246);
+    let row = one(&root, "tr[data-step='61234']").text_content().unwrap();
+    assert!(
+        row.contains(&format!("{{balance: {expected}}}")),
+        "row 61 234 shows the balance before its event, {expected}: {row}"
+    );
+}
+
+#[wasm_bindgen_test]
 async fn controls_show_the_step_and_disable_what_cannot_move() {
     let (on_action, sent) = recorder::<Action>();
     let root = render::<Controls>(ControlsProps {

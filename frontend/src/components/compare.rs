@@ -13,7 +13,8 @@ pub struct CompareProps {
     /// The projection compared with (empty: none).
     pub selected: String,
     pub comparison: Option<Rc<Comparison>>,
-    pub compaction: Rc<Comparison>,
+    /// `None` for a big log, which is not folded again to compare (the box says so).
+    pub compaction: Option<Rc<Comparison>>,
     pub on_pick: Callback<String>,
     /// Jumps to the first step where the projections differ.
     pub on_step: Callback<u64>,
@@ -48,7 +49,6 @@ pub fn Compare(props: &CompareProps) -> Html {
         .iter()
         .map(String::as_str)
         .chain(props.names.iter().copied());
-    let compaction = &props.compaction;
     html! {
         <section class="compare" data-testid="compare" aria-labelledby="compare-heading">
             <h3 id="compare-heading">{ "Compare" }</h3>
@@ -78,9 +78,17 @@ pub fn Compare(props: &CompareProps) -> Html {
             }
             <div data-testid="compare-compaction">
                 <h4>{ "The full log vs its compacted form" }</h4>
-                { sides(compaction, format!("Full log ({} records)", compaction.left.records),
-                    format!("Compacted ({} records)", compaction.right.records)) }
-                <p data-testid="compare-verdict">{ &compaction.verdict }</p>
+                if let Some(compaction) = &props.compaction {
+                    { sides(compaction, format!("Full log ({} records)", compaction.left.records),
+                        format!("Compacted ({} records)", compaction.right.records)) }
+                    <p data-testid="compare-verdict">{ &compaction.verdict }</p>
+                } else {
+                    <p class="note" data-testid="compare-skipped">
+                        { format!("Not compared: comparing folds the whole log again on every edit, \
+                            so it runs on logs of up to {} events, and this one is bigger.",
+                            crate::state::BIG_LOG_EVENTS) }
+                    </p>
+                }
             </div>
         </section>
     }

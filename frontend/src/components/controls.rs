@@ -11,6 +11,9 @@ pub struct ControlsProps {
     /// Index into [`SPEEDS`].
     pub speed: usize,
     pub on_action: Callback<Action>,
+    /// What the page is busy with (an import being folded), shown by the counter.
+    #[prop_or_default]
+    pub busy: Option<String>,
 }
 
 /// The player: step back and forward, play/pause at a speed, reset, jump to the end,
@@ -77,6 +80,11 @@ pub fn Controls(props: &ControlsProps) -> Html {
                 data-step={props.step.to_string()} data-steps={props.steps.to_string()}>
                 { format!("Step {} of {}", props.step, props.steps) }
             </span>
+            if let Some(busy) = &props.busy {
+                <span class="busy" data-testid="busy" role="status" aria-live="polite">
+                    <span class="spinner" aria-hidden="true"></span>{ busy }
+                </span>
+            }
         </div>
     }
 }

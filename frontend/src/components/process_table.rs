@@ -1,32 +1,222 @@
+use std::cell::Cell;
 use std::rc::Rc;
 
+use eventfold_core::Trace;
+use wasm_bindgen::JsCast;
 use web_sys::HtmlElement;
 use yew::prelude::*;
 
-use crate::replay::Row;
+use crate::replay::{self, Row};
 
-#[derive(PartialEq, Properties)]
+/// Tables of up to this many rows render every row (every lesson does); longer ones
+/// render the rows in view plus [`OVERSCAN`] either side, between two spacer rows
+/// that keep the scroll height.
+pub const ALL_ROWS_UP_TO: u64 = 2_000;
+
+/// Rows rendered above and below the ones in view of a long table.
+pub const OVERSCAN: u64 = 8;
+
+/// A long table's rows are one line high (cells do not wrap), so the scroll
+/// position says which rows are in view; the height is measured after each render.
+const ROW_HEIGHT: f64 = 30.0;
+
+/// The spacers' total height at most. Chromium lays out elements up to about 33.5
+/// million pixels high; a million-event log has five million rows, so past this
+/// height a pixel of scroll stands for more than one pixel of rows.
+const MAX_SCROLL_PX: f64 = 8_000_000.0;
+
+#[derive(Properties)]
 pub struct ProcessTableProps {
-    pub rows: Rc<[Row]>,
+    pub trace: Rc<Trace>,
     pub current: u64,
     pub on_pick: Callback<u64>,
 }
 
+impl PartialEq for ProcessTableProps {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.trace, &other.trace)
+            && self.current == other.current
+            && self.on_pick == other.on_pick
+    }
+}
+
+/// Where a long table's window sits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Window {
+    /// First and last row rendered (1-based, inclusive).
+    first: u64,
+    last: u64,
+    /// Heights of the spacer rows above and below them.
+    above: f64,
+    below: f64,
+    /// The scroll position the window was computed for.
+    scroll: f64,
+    /// The rows fully in view (below the sticky header), about.
+    in_view: (u64, u64),
+}
+
+/// The window of a table of `steps` rows scrolled to `scroll` in a box `viewport`
+/// pixels high. When `centre` is given (the current row moved out of view), the
+/// window and its scroll position are centred on that row instead.
+fn window(steps: u64, row_height: f64, viewport: f64, scroll: f64, centre: Option<u64>) -> Window {
+    let total = steps as f64 * row_height;
+    let height = total.min(MAX_SCROLL_PX);
+    let max_scroll = (height - viewport).max(0.0);
+    let max_real = (total - viewport).max(0.0);
+    let real_of = |scroll: f64| {
+        if max_scroll > 0.0 {
+            scroll.clamp(0.0, max_scroll) * max_real / max_scroll
+        } else {
+            0.0
+        }
+    };
+    let (scroll, real) = match centre {
+        Some(step) => {
+            let real = ((step - 1) as f64 * row_height - (viewport - row_height) / 2.0)
+                .clamp(0.0, max_real);
+            let scroll = if max_real > 0.0 {
+                real * max_scroll / max_real
+            } else {
+                0.0
+            };
+            (scroll, real)
+        }
+        None => (scroll.clamp(0.0, max_scroll), real_of(scroll)),
+    };
+    let top_row = (real / row_height).floor() as u64; // 0-based
+    let in_view = (viewport / row_height).ceil() as u64 + 1;
+    let first0 = top_row.saturating_sub(OVERSCAN);
+    let last0 = (top_row + in_view + OVERSCAN).min(steps); // exclusive
+    // Row `first0` sits where the scrolled box shows it: the top row's top is
+    // `real - top_row * row_height` above the box's top edge.
+    let above = (scroll - (real - first0 as f64 * row_height)).max(0.0);
+    let below = (height - above - (last0 - first0) as f64 * row_height).max(0.0);
+    // The sticky header covers about one row at the top.
+    let whole = ((viewport / row_height).floor() as u64)
+        .saturating_sub(1)
+        .max(1);
+    Window {
+        first: first0 + 1,
+        last: last0,
+        above,
+        below,
+        scroll,
+        in_view: (top_row + 2, top_row + whole),
+    }
+}
+
 /// The seeds' process table: one row per step, the current one marked and kept in
-/// view. Clicking a row jumps to it.
+/// view. Clicking a row jumps to it. A long table (an imported log) renders only the
+/// rows in view, which core computes from its nearest snapshot.
 #[component]
 pub fn ProcessTable(props: &ProcessTableProps) -> Html {
     let scroller = use_node_ref();
+    let steps = props.trace.len();
+    let long = steps > ALL_ROWS_UP_TO;
+    // The box's scroll position as last seen or set: kept outside the component's
+    // state so that the scroll event of a position the table set itself does not
+    // render the table a second time; a learner's own scrolling does.
+    let scroll = use_mut_ref(|| Cell::new(0.0_f64));
+    let rerender = use_force_update();
+    let viewport = use_state_eq(|| 384.0_f64);
+    let header = use_state_eq(|| 32.0_f64);
+    let row_height = use_state_eq(|| ROW_HEIGHT);
+    // The current row of the last render: the window follows the current row only
+    // when it moves, so a learner can scroll the table away from it.
+    let shown_current = use_mut_ref(|| Cell::new(0_u64));
+
+    let rows_view = (*viewport - *header).max(*row_height);
+    let window = long.then(|| {
+        let at = scroll.borrow().get();
+        let plain = window(steps, *row_height, rows_view, at, None);
+        let moved = shown_current.borrow().get() != props.current;
+        let (top, bottom) = plain.in_view;
+        if moved && !(top..=bottom).contains(&props.current) {
+            window(steps, *row_height, rows_view, at, Some(props.current))
+        } else {
+            plain
+        }
+    });
+
     {
         let scroller = scroller.clone();
-        use_effect_with((props.current, props.rows.clone()), move |_| {
-            keep_current_in_view(&scroller);
+        let scroll = scroll.clone();
+        let viewport = viewport.clone();
+        let header = header.clone();
+        let row_height = row_height.clone();
+        let shown_current = shown_current.clone();
+        let current = props.current;
+        use_effect_with((current, window, Rc::as_ptr(&props.trace)), move |_| {
+            let moved = shown_current.borrow().replace(current) != current;
+            match window {
+                None => keep_current_in_view(&scroller),
+                Some(window) => {
+                    if let Some(element) = scroller.cast::<HtmlElement>() {
+                        scroll.borrow().set(window.scroll);
+                        if (f64::from(element.scroll_top()) - window.scroll).abs() > 1.0 {
+                            element.set_scroll_top(window.scroll as i32);
+                        }
+                        // Rows a fraction of a pixel taller than measured add up over
+                        // a window: after a step, the box is nudged so the current
+                        // row shows whole (its scroll event renders the window again).
+                        if moved {
+                            keep_current_in_view(&scroller);
+                        }
+                        let height = f64::from(element.client_height());
+                        if height > 0.0 {
+                            viewport.set(height);
+                        }
+                        let measure = |css: &str| {
+                            element
+                                .query_selector(css)
+                                .ok()
+                                .flatten()
+                                .and_then(|e| e.dyn_into::<HtmlElement>().ok())
+                                .map(|e| e.get_bounding_client_rect().height())
+                                .filter(|h| *h > 0.0)
+                        };
+                        if let Some(h) = measure("thead") {
+                            header.set(h);
+                        }
+                        if let Some(h) = measure("tbody tr[data-step]") {
+                            row_height.set(h);
+                        }
+                    }
+                }
+            }
         });
     }
 
+    let onscroll = {
+        let scroll = scroll.clone();
+        let scroller = scroller.clone();
+        Callback::from(move |_: Event| {
+            if let Some(element) = scroller.cast::<HtmlElement>() {
+                let at = f64::from(element.scroll_top());
+                if long && (at - scroll.borrow().get()).abs() > 1.0 {
+                    scroll.borrow().set(at);
+                    rerender.force_update();
+                }
+            }
+        })
+    };
+
+    let rows = match window {
+        Some(w) => replay::rows_in(&props.trace, w.first..=w.last),
+        None => replay::rows_in(&props.trace, 1..=steps),
+    };
+    let spacer = |height: f64| {
+        html! {
+            <tr class="spacer" aria-hidden="true">
+                <td colspan="6" style={format!("height: {height}px")}></td>
+            </tr>
+        }
+    };
+
     html! {
-        <div class="table-scroll" ref={scroller}>
-            <table class="process" data-testid="process-table">
+        <div class="table-scroll" ref={scroller} {onscroll}>
+            <table class={classes!("process", long.then_some("virtual"))} data-testid="process-table"
+                data-rows={steps.to_string()}>
                 <thead>
                     <tr>
                         <th>{ "Step" }</th>
@@ -38,7 +228,13 @@ pub fn ProcessTable(props: &ProcessTableProps) -> Html {
                     </tr>
                 </thead>
                 <tbody>
-                    { for props.rows.iter().map(|r| row(r, r.step == props.current, &props.on_pick)) }
+                    if let Some(w) = window && w.above > 0.0 {
+                        { spacer(w.above) }
+                    }
+                    { for rows.iter().map(|r| row(r, r.step == props.current, &props.on_pick)) }
+                    if let Some(w) = window && w.below > 0.0 {
+                        { spacer(w.below) }
+                    }
                 </tbody>
             </table>
         </div>

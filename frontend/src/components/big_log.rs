@@ -1,0 +1,76 @@
+use std::rc::Rc;
+
+use yew::prelude::*;
+
+use crate::keep;
+use crate::state::LogError;
+
+/// Lines of a big log shown as its preview.
+pub const PREVIEW_LINES: usize = 20;
+
+#[derive(Properties)]
+pub struct BigLogProps {
+    /// The log's NDJSON text (shared, compared by pointer: it can be tens of MB).
+    pub text: Rc<str>,
+    pub events: usize,
+    pub errors: Rc<[LogError]>,
+    /// Jumps to an error's step.
+    pub on_pick: Callback<u64>,
+}
+
+impl PartialEq for BigLogProps {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.text, &other.text)
+            && self.events == other.events
+            && Rc::ptr_eq(&self.errors, &other.errors)
+            && self.on_pick == other.on_pick
+    }
+}
+
+/// In place of the event editor for a big log (an imported file): a textarea of
+/// millions of lines would cost every keystroke a re-fold of all of them. Says so,
+/// shows the first lines, lists the bad events, and says whether a reload keeps it.
+#[component]
+pub fn BigLog(props: &BigLogProps) -> Html {
+    let preview: String = props
+        .text
+        .lines()
+        .take(PREVIEW_LINES)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let megabytes = props.text.len() as f64 / 1e6;
+    html! {
+        <section class="editor big-log" data-testid="big-log">
+            <h3>{ "Events (NDJSON, one per line)" }</h3>
+            <p class="note" data-testid="big-log-note">
+                { format!("This log has {} events ({megabytes:.1} MB): too many to edit in the page. \
+                    Its first {PREVIEW_LINES} lines are below; export it to edit it elsewhere, and \
+                    import it again.", props.events) }
+            </p>
+            if !keep::kept(props.text.len()) {
+                <p class="note" data-testid="keep-note">
+                    { format!("It is also too big for this browser's storage (over {} MB): a \
+                        reload opens the lesson without it, so export it to keep it.",
+                        keep::KEEP_MAX_BYTES / 1_000_000) }
+                </p>
+            }
+            <pre class="preview" aria-label="The log's first lines">{ preview }</pre>
+            if !props.errors.is_empty() {
+                <ul class="errors">
+                    { for props.errors.iter().map(|error| {
+                        let on_pick = props.on_pick.clone();
+                        let step = error.step;
+                        html! {
+                            <li class="error" data-testid="error" role="alert">
+                                { &error.message }{ " " }
+                                <button class="link" onclick={Callback::from(move |_: MouseEvent| on_pick.emit(step))}>
+                                    { format!("show step {step}") }
+                                </button>
+                            </li>
+                        }
+                    }) }
+                </ul>
+            }
+        </section>
+    }
+}
