@@ -936,6 +936,41 @@ async fn a_subscription_relays_records_then_caught_up_then_live_records() {
     quiet(&mut socket).await;
 }
 
+/// A rebuilt subscription (the backend's stall watchdog gave it a fresh consumer) sends
+/// the client nothing of its own: the records go on, and /metrics counts the rebuild.
+#[tokio::test]
+async fn a_rebuild_is_counted_and_invisible_to_the_client() {
+    let backend = bank();
+    let server = Server::start(backend.clone(), |_| {}).await;
+    let mut socket = server.connect_past_hello().await;
+    send(
+        &mut socket,
+        json!({"type":"subscribe","id":"s1","topic":"bank","from":{"beginning":true}}),
+    )
+    .await;
+    while next(&mut socket).await["type"] != "caught_up" {}
+    assert_eq!(
+        server.metric("eventfold_subscription_rebuilds_total").await,
+        Some("eventfold_subscription_rebuilds_total 0".into())
+    );
+    let (_, live) = backend.live();
+    live.send(Ok(Delivery::Rebuilt)).await.unwrap();
+    live.send(Ok(Delivery::Records(vec![record("bank", 0, 5)])))
+        .await
+        .unwrap();
+    let frame = next(&mut socket).await;
+    assert_eq!(
+        (&frame["type"], &frame["records"][0]["offset"]),
+        (&json!("records"), &json!(5)),
+        "{frame}"
+    );
+    quiet(&mut socket).await;
+    assert_eq!(
+        server.metric("eventfold_subscription_rebuilds_total").await,
+        Some("eventfold_subscription_rebuilds_total 1".into())
+    );
+}
+
 #[tokio::test]
 async fn backend_errors_reach_the_client_with_their_code() {
     let backend = bank();
