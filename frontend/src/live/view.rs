@@ -30,7 +30,7 @@ pub const BACKOFF_FIRST_MS: i32 = 250;
 /// The longest wait between two reconnect attempts.
 pub const BACKOFF_MAX_MS: i32 = 8_000;
 /// At most one render per this many milliseconds while records stream in.
-pub const RENDER_EVERY_MS: f64 = 100.0;
+pub const RENDER_EVERY_MS: f64 = 40.0;
 /// Keys the aggregate field suggests; any other key can still be typed.
 pub const KEYS_LISTED: usize = 100;
 /// The projection-picker value that folds with the declarative spec typed below it.
