@@ -27,6 +27,8 @@ pub struct LiveRow {
     pub failed: bool,
     /// `partition/offset` of the row's record; `None` on the final row.
     pub record: Option<(i32, i64)>,
+    /// The record's Kafka key, if it has one.
+    pub key: Option<std::rc::Rc<str>>,
 }
 
 /// The event index a step belongs to (the number of events for the final row).
@@ -85,10 +87,9 @@ pub fn window(trace: &Trace, index: &[Meta], cursor: u64, key: Option<&str>) -> 
 
 fn row(trace: &Trace, index: &[Meta], n: u64) -> Option<LiveRow> {
     let step = trace.step(n)?;
-    let record = step
-        .event_index
-        .and_then(|i| index.get(i))
-        .map(|m| (m.partition, m.offset));
+    let meta = step.event_index.and_then(|i| index.get(i));
+    let record = meta.map(|m| (m.partition, m.offset));
+    let key = meta.and_then(|m| m.key.clone());
     Some(LiveRow {
         step: step.step,
         topic: trace.topic_text(step.topic_len),
@@ -96,6 +97,7 @@ fn row(trace: &Trace, index: &[Meta], n: u64) -> Option<LiveRow> {
         output: step.output_text().to_owned(),
         failed: step.error.is_some(),
         record,
+        key,
         action: step.action,
         event: step.event,
     })

@@ -386,16 +386,17 @@ impl Live {
                 if self.topic.is_empty() {
                     self.topic = topics.first().cloned().unwrap_or_default();
                 }
-                self.requests += 1;
-                self.send(&ClientMessage::ListTopics {
-                    id: Value::from(format!("t{}", self.requests)),
-                });
+                self.list_topics();
                 self.resume();
                 true
             }
             ServerMessage::Topics { topics, .. } => {
+                // Fresher watermarks make the progress bar truer until the replay
+                // catches up (a `latest` start keeps the ones it started from: its
+                // resume offsets come from them).
                 if let Some(session) = &mut self.session
-                    && session.partitions.is_empty()
+                    && session.caught_up.is_none()
+                    && !matches!(session.from, StartFrom::Latest(_))
                     && let Some(info) = topics.iter().find(|t| t.name == session.topic)
                 {
                     session.partitions = info.partitions.clone();
@@ -414,6 +415,7 @@ impl Live {
                 if let Some(session) = self.session.as_mut().filter(|s| s.sub == sub) {
                     session.reach(high);
                     self.follow_head();
+                    self.list_topics();
                 }
                 true
             }
@@ -425,6 +427,7 @@ impl Live {
                 if matches!(&self.command, Some(Command::Sent { id: sent }) if id == sent.as_str())
                 {
                     self.command = Some(Command::Produced { partition, offset });
+                    self.list_topics();
                 }
                 true
             }
@@ -549,6 +552,7 @@ impl Live {
             from: from.clone(),
             partitions: None,
         });
+        self.list_topics();
         link::show(&self.topic, &self.projection, &link::from_text(&from));
         self.session = Some(Session::new(
             self.topic.clone(),
@@ -585,6 +589,15 @@ impl Live {
         {
             session.resumed(sub, &from, reason);
         }
+    }
+
+    /// Asks for the topics and their watermarks again (on connect, when a replay
+    /// starts or catches up, after a produce), so the picker's figures stay current.
+    fn list_topics(&mut self) {
+        self.requests += 1;
+        self.send(&ClientMessage::ListTopics {
+            id: Value::from(format!("t{}", self.requests)),
+        });
     }
 
     /// Asks the bridge for a consumer group's committed offsets on the replay's topic.
@@ -1038,6 +1051,7 @@ impl Live {
                     class={classes!(r.failed.then_some("failed"), current.then_some("current"))}>
                     <td class="step">{ step }</td>
                     <td class="record">{ r.record.map(|(p, o)| format!("{p}/{o}")).unwrap_or_default() }</td>
+                    <td class="record">{ r.key.as_deref().unwrap_or("") }</td>
                     <td>{ &r.action }</td>
                     <td><code>{ &r.event }</code></td>
                     <td><code>{ &r.topic }</code></td>
@@ -1053,6 +1067,7 @@ impl Live {
                         <tr>
                             <th>{ "Step" }</th>
                             <th title="partition/offset">{ "Record" }</th>
+                            <th>{ "Key" }</th>
                             <th>{ "Action" }</th>
                             <th>{ "Event Produced" }</th>
                             <th>{ "Kafka Topic State" }</th>
