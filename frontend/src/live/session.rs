@@ -11,7 +11,7 @@ use std::sync::Arc;
 use eventfold_core::envelope::{Envelope, Payload};
 use eventfold_core::fold::Mode;
 use eventfold_core::projection::Projection;
-use eventfold_core::wire::{PartitionInfo, Record, StartFrom};
+use eventfold_core::wire::{PartitionInfo, Record, StartFrom, WireBytes};
 use eventfold_core::{Phase, Trace};
 
 /// Events between two snapshots of a live trace. Smaller than the lessons' 1024: the
@@ -234,12 +234,22 @@ impl Session {
     }
 }
 
-/// A wire record as the fold sees it. A value the wire cannot turn back into bytes
-/// (a malformed `base64`) still becomes an event, a raw one with the reason, so the
-/// fold shows it as an error row instead of losing it.
-fn envelope(record: Record) -> Envelope {
+/// A wire record as the fold sees it. A JSON value (the common case) moves into the
+/// envelope rather than being cloned by `Record::to_envelope`. A value the wire
+/// cannot turn back into bytes (a malformed `base64`) still becomes an event, a raw
+/// one with the reason, so the fold shows it as an error row instead of losing it.
+fn envelope(mut record: Record) -> Envelope {
+    let json = match &record.value {
+        Some(WireBytes(value)) if !is_text_or_base64(value) => record.value.take(),
+        _ => None,
+    };
     match record.to_envelope() {
-        Ok(envelope) => envelope,
+        Ok(mut envelope) => {
+            if let Some(WireBytes(value)) = json {
+                envelope.value = Payload::Json(value);
+            }
+            envelope
+        }
         Err(error) => Envelope {
             topic: record.topic,
             partition: record.partition,
@@ -253,4 +263,13 @@ fn envelope(record: Record) -> Envelope {
             },
         },
     }
+}
+
+/// The wire forms that stand for bytes rather than JSON (docs/protocol.md): a string
+/// is text that was not JSON, `{"base64":…}` raw bytes.
+fn is_text_or_base64(value: &serde_json::Value) -> bool {
+    value.is_string()
+        || value
+            .as_object()
+            .is_some_and(|o| o.len() == 1 && o.contains_key("base64"))
 }

@@ -200,7 +200,13 @@ impl Component for Live {
             }
             Msg::EditUrl(url) => self.url = url,
             Msg::Connect => {
+                // Another bridge may front another cluster: the offsets held mean
+                // nothing there, so the replay is dropped rather than resumed.
                 self.attempts = 0;
+                self.broken = None;
+                self.session = None;
+                self.start_error = None;
+                self.conn = Conn::Connecting;
                 self.connect(ctx);
             }
             Msg::PickTopic(topic) => self.topic = topic,
