@@ -265,6 +265,11 @@ fn Root() -> Html {
             ))
         })
     });
+    use_effect_with(*live, |live| {
+        if *live {
+            eventfold_frontend::live::open_live_page();
+        }
+    });
     if *live {
         html! { <p>{ "Opening live mode…" }</p> }
     } else {
@@ -275,8 +280,3 @@ fn Root() -> Html {
 fn main() {
     yew::Renderer::<Root>::new().render();
 }
-    use_effect_with(*live, |live| {
-        if *live {
-            eventfold_frontend::live::open_live_page();
-        }
-    });
