@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 
 use eventfold_core::{display, sample};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 thread_local! {
@@ -36,4 +37,18 @@ pub fn eventfold_bench_fold() -> String {
 #[wasm_bindgen]
 pub fn eventfold_bench_balance(events: u32) -> f64 {
     sample::bank_balance(events as usize) as f64
+}
+
+/// Bytes of the page's wasm memory (it only grows): scripts/page-smoke reads it
+/// before and after a 1 M-event import for the memory per event.
+#[wasm_bindgen]
+pub fn eventfold_memory_bytes() -> f64 {
+    wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .map_or(0.0, |memory| {
+            memory
+                .buffer()
+                .dyn_into::<js_sys::ArrayBuffer>()
+                .map_or(0.0, |buffer| f64::from(buffer.byte_length()))
+        })
 }

@@ -14,7 +14,7 @@ use crate::replay::{self, Row};
 pub const ALL_ROWS_UP_TO: u64 = 2_000;
 
 /// Rows rendered above and below the ones in view of a long table.
-pub const OVERSCAN: u64 = 8;
+pub const OVERSCAN: u64 = 4;
 
 /// A long table's rows are one line high (cells do not wrap), so the scroll
 /// position says which rows are in view; the height is measured after each render.
@@ -231,7 +231,7 @@ pub fn ProcessTable(props: &ProcessTableProps) -> Html {
                     if let Some(w) = window && w.above > 0.0 {
                         { spacer(w.above) }
                     }
-                    { for rows.iter().map(|r| row(r, r.step == props.current, &props.on_pick)) }
+                    { for rows.iter().map(|r| row(r, r.step == props.current, &props.on_pick, !long)) }
                     if let Some(w) = window && w.below > 0.0 {
                         { spacer(w.below) }
                     }
@@ -241,14 +241,17 @@ pub fn ProcessTable(props: &ProcessTableProps) -> Html {
     }
 }
 
-fn row(row: &Row, current: bool, on_pick: &Callback<u64>) -> Html {
+/// A row of the table; keyed by its step in a lesson's table. A long table's window
+/// is not keyed: a jump then rewrites the text of the rows already there instead of
+/// replacing every row element, which is most of a jump's DOM work.
+fn row(row: &Row, current: bool, on_pick: &Callback<u64>, keyed: bool) -> Html {
     let onclick = {
         let on_pick = on_pick.clone();
         let step = row.step;
         Callback::from(move |_: MouseEvent| on_pick.emit(step))
     };
-    html! {
-        <tr key={row.step} data-step={row.step.to_string()} {onclick}
+    let mut node = html! {
+        <tr data-step={row.step.to_string()} {onclick}
             aria-current={current.then_some("step")}
             class={classes!(row.failed.then_some("failed"), current.then_some("current"))}>
             <td class="step">{ row.step }</td>
@@ -258,7 +261,11 @@ fn row(row: &Row, current: bool, on_pick: &Callback<u64>) -> Html {
             <td><code>{ &row.state }</code></td>
             <td>{ &row.output }</td>
         </tr>
+    };
+    if keyed && let yew::virtual_dom::VNode::VTag(tag) = &mut node {
+        Rc::make_mut(tag).key = Some(row.step.into());
     }
+    node
 }
 
 /// Scrolls the table's own box (not the page) so the current row shows below the
