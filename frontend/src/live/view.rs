@@ -448,6 +448,15 @@ impl Live {
                         *answer = Some(Err(text));
                     }
                 } else {
+                    // A refused subscription (an unknown topic, an offset out of
+                    // range) leaves no replay to show, only the reason.
+                    if self
+                        .session
+                        .as_ref()
+                        .is_some_and(|session| id == session.sub.as_str())
+                    {
+                        self.session = None;
+                    }
                     self.start_error = Some(text);
                 }
                 true
