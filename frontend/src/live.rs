@@ -18,7 +18,7 @@
 //! - [`session`]: one replay: the trace, the offsets held, progress, resume.
 //! - [`rows`]: the rows around the cursor and the console, on demand from the trace.
 //! - [`link`]: `#live&topic=…&projection=…&from=…` in the address bar.
-//! - [`timer`]: a one-shot timer for the reconnect backoff and batched renders.
+//! - [`timer`]: the reconnect backoff's and batched renders' timer (gloo's), the clock.
 //! - [`view`]: the live page, a Yew component that owns the socket and the session.
 
 mod link;

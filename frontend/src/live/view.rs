@@ -15,6 +15,7 @@ use eventfold_core::wire::{
     WireBytes,
 };
 use eventfold_core::{builtin, display};
+use gloo_events::EventListener;
 use serde_json::Value;
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
@@ -129,7 +130,7 @@ pub struct Live {
     last_render: f64,
     render_timer: Option<Timeout>,
     /// The `hashchange` listener: a `#live…` link pasted into this tab starts it.
-    _on_hash: Option<HashListener>,
+    _on_hash: Option<EventListener>,
 }
 
 impl Component for Live {
@@ -359,7 +360,9 @@ impl Live {
                     reason,
                 };
                 let link = ctx.link().clone();
-                self.retry = Timeout::new(delay_ms, move || link.send_message(Msg::Reconnect));
+                self.retry = Some(Timeout::new(delay_ms as u32, move || {
+                    link.send_message(Msg::Reconnect)
+                }));
                 true
             }
             SocketEvent::Text(text) => match serde_json::from_str::<ServerMessage>(&text) {
@@ -505,8 +508,8 @@ impl Live {
         }
         if self.render_timer.is_none() {
             let link = ctx.link().clone();
-            let wait = (RENDER_EVERY_MS - (now - self.last_render)).max(0.0) as i32;
-            self.render_timer = Timeout::new(wait, move || link.send_message(Msg::Render));
+            let wait = (RENDER_EVERY_MS - (now - self.last_render)).max(0.0) as u32;
+            self.render_timer = Some(Timeout::new(wait, move || link.send_message(Msg::Render)));
         }
         false
     }
@@ -1204,31 +1207,12 @@ impl Live {
     }
 }
 
-/// A `hashchange` listener, removed when dropped.
-struct HashListener {
-    closure: wasm_bindgen::closure::Closure<dyn FnMut()>,
-}
-
-impl Drop for HashListener {
-    fn drop(&mut self) {
-        if let Some(window) = web_sys::window() {
-            let _ = window.remove_event_listener_with_callback(
-                "hashchange",
-                wasm_bindgen::JsCast::unchecked_ref(self.closure.as_ref()),
-            );
-        }
-    }
-}
-
-fn listen_hash(changed: Callback<()>) -> Option<HashListener> {
-    let closure = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || changed.emit(()));
-    web_sys::window()?
-        .add_event_listener_with_callback(
-            "hashchange",
-            wasm_bindgen::JsCast::unchecked_ref(closure.as_ref()),
-        )
-        .ok()?;
-    Some(HashListener { closure })
+/// Listens for `hashchange` on the window; the listener goes when it is dropped.
+fn listen_hash(changed: Callback<()>) -> Option<EventListener> {
+    let window = web_sys::window()?;
+    Some(EventListener::new(&window, "hashchange", move |_| {
+        changed.emit(())
+    }))
 }
 
 fn code_text(code: ErrorCode) -> &'static str {
