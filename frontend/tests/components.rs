@@ -29,16 +29,35 @@ use yew::prelude::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// Renders component `C` with `props` into a fresh element of the page and waits for
-/// the render to finish.
+thread_local! {
+    /// How to unmount the app each test rendered.
+    static MOUNTED: RefCell<Vec<Box<dyn FnOnce()>>> = RefCell::new(Vec::new());
+}
+
+/// Renders component `C` with `props` into a fresh element of the page and waits
+/// for the render to finish. The apps earlier tests rendered are destroyed and their
+/// elements removed first, so no test sees another's components or their effects.
 async fn render<C>(props: C::Properties) -> Element
 where
     C: BaseComponent,
 {
+    for unmount in MOUNTED.with(|mounted| mounted.take()) {
+        unmount();
+    }
+    yew::scheduler::flush().await;
+    // The page's body also holds the test runner's own output: only the test's
+    // root element comes and goes.
     let document = web_sys::window().unwrap().document().unwrap();
     let root = document.create_element("div").unwrap();
     document.body().unwrap().append_child(&root).unwrap();
-    yew::Renderer::<C>::with_root_and_props(root.clone(), props).render();
+    let app = yew::Renderer::<C>::with_root_and_props(root.clone(), props).render();
+    let mounted_root = root.clone();
+    MOUNTED.with(|mounted| {
+        mounted.borrow_mut().push(Box::new(move || {
+            app.destroy();
+            mounted_root.remove();
+        }))
+    });
     yew::scheduler::flush().await;
     root
 }
@@ -139,7 +158,7 @@ async fn a_long_process_table_renders_a_window_around_the_current_row() {
     let row = one(&root, "tr[data-step='61234']").text_content().unwrap();
     assert!(
         row.contains(&format!("{{balance: {expected}}}")),
-        "row 61 234 shows the balance before its event, {expected}: {row}"
+        "row 3 233 shows the balance before its event, {expected}: {row}"
     );
 }
 
