@@ -124,12 +124,17 @@ pub fn ProcessTable(props: &ProcessTableProps) -> Html {
     // The current row of the last render: the window follows the current row only
     // when it moves, so a learner can scroll the table away from it.
     let shown_current = use_mut_ref(|| Cell::new(0_u64));
+    // The row height and box height of the last render: when a measurement changes
+    // them, a scroll position stands for other rows, so the window may follow the
+    // current row again.
+    let shown_geometry = use_mut_ref(|| Cell::new((0.0_f64, 0.0_f64)));
 
     let rows_view = (*viewport - *header).max(*row_height);
     let window = long.then(|| {
         let at = scroll.borrow().get();
         let plain = window(steps, *row_height, rows_view, at, None);
-        let moved = shown_current.borrow().get() != props.current;
+        let moved = shown_current.borrow().get() != props.current
+            || shown_geometry.borrow().get() != (*row_height, rows_view);
         let (top, bottom) = plain.in_view;
         if moved && !(top..=bottom).contains(&props.current) {
             window(steps, *row_height, rows_view, at, Some(props.current))
@@ -146,8 +151,11 @@ pub fn ProcessTable(props: &ProcessTableProps) -> Html {
         let row_height = row_height.clone();
         let shown_current = shown_current.clone();
         let current = props.current;
+        let shown_geometry = shown_geometry.clone();
+        let geometry = (*row_height, rows_view);
         use_effect_with((current, window, Rc::as_ptr(&props.trace)), move |_| {
             let moved = shown_current.borrow().replace(current) != current;
+            shown_geometry.borrow().set(geometry);
             match window {
                 None => keep_current_in_view(&scroller),
                 Some(window) => {
@@ -162,7 +170,14 @@ pub fn ProcessTable(props: &ProcessTableProps) -> Html {
                         if moved {
                             keep_current_in_view(&scroller);
                         }
-                        let height = f64::from(element.client_height());
+                        // The box is as high as the window at most: without its
+                        // stylesheet's max-height it would grow with every row
+                        // rendered, and the window with it, to the whole table.
+                        let window_height = web_sys::window()
+                            .and_then(|w| w.inner_height().ok())
+                            .and_then(|h| h.as_f64())
+                            .unwrap_or(1000.0);
+                        let height = f64::from(element.client_height()).min(window_height);
                         if height > 0.0 {
                             viewport.set(height);
                         }
