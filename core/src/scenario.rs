@@ -937,7 +937,7 @@ pub fn snapshots() -> Scenario {
             the state saved after some offset; to rebuild, start from the snapshot and \
             apply only the events after it (the tail). Because applying events is \
             deterministic, snapshot + tail gives exactly the state a full replay gives. This \
-            page does the same to jump to any step: it keeps a snapshot every 1024 events \
+            page does the same to jump to any step: it keeps a snapshot every 256 events \
             and replays only from the nearest one.",
         notes,
         commands: bank_commands(),
