@@ -124,14 +124,14 @@ fn js_sys_array(text: &str) -> JsValue {
     array.into()
 }
 
-/// Reads a chosen file as text and hands it to `done`; an unreadable file is
-/// dropped, leaving the log as it was.
-pub fn read(file: File, done: impl FnOnce(String) + 'static) {
+/// Reads a chosen file as text and hands it to `done`, or `None` when it cannot
+/// be read (the log then stays as it was, and the page stops saying it is reading).
+pub fn read(file: File, done: impl FnOnce(Option<String>) + 'static) {
     wasm_bindgen_futures::spawn_local(async move {
-        if let Ok(text) = JsFuture::from(file.text()).await
-            && let Some(text) = text.as_string()
-        {
-            done(text);
-        }
+        let text = JsFuture::from(file.text())
+            .await
+            .ok()
+            .and_then(|text| text.as_string());
+        done(text);
     });
 }

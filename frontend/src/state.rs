@@ -159,8 +159,9 @@ pub enum Action {
     PickCompare(String),
     /// A file is being read (its name): the page says so until it is imported.
     Reading(String),
-    /// Replaces the log with an imported NDJSON text, folded in slices.
-    Import(String),
+    /// Replaces the log with an imported NDJSON text, folded in slices; `None`: the
+    /// file could not be read, and the log stays as it was.
+    Import(Option<String>),
     /// Reads and folds the next slice of an import (sent between frames).
     ImportMore,
 }
@@ -553,10 +554,11 @@ impl Reducible for Sim {
                 sim.compare();
             }
             Action::Reading(name) => sim.busy = Some(format!("Reading {name}…")),
-            Action::Import(text) => {
+            Action::Import(Some(text)) => {
                 sim.playing = false;
                 sim.import(text);
             }
+            Action::Import(None) => sim.busy = None,
             Action::ImportMore => sim.import_more(),
         }
         Rc::new(sim)
