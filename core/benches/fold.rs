@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use eventfold_core::builtin::bank::{self, Bank, BankEvent};
+use eventfold_core::trace::SNAPSHOT_EVERY;
 use eventfold_core::{Envelope, Mode, Trace, fold, ndjson};
 use serde_json::json;
 
@@ -94,17 +95,23 @@ fn seek(c: &mut Criterion) {
             Envelope::json("bank", i as i64, value)
         })
         .collect();
-    let trace = Trace::new(Arc::new(Bank), Mode::Lenient, events);
+    let trace = Trace::new(Arc::new(Bank), Mode::Lenient, events.clone());
     let mut group = c.benchmark_group("seek_1m");
     // The worst case is the row just before a snapshot: K-1 events to replay.
-    for step in [
-        trace.len() / 2,
-        trace.step_of(1023, eventfold_core::Phase::Print),
-    ] {
+    let worst = |trace: &Trace, k: usize| trace.step_of(k - 1, eventfold_core::Phase::Print);
+    for step in [trace.len() / 2, worst(&trace, SNAPSHOT_EVERY)] {
         group.bench_with_input(BenchmarkId::new("step", step), &step, |b, &step| {
             b.iter(|| trace.step(black_box(step)))
         });
     }
+    // The same worst case with snapshots twice as far apart, in the same run: the
+    // seek's cost is linear in K.
+    let sparse =
+        Trace::with_snapshot_every(Arc::new(Bank), Mode::Lenient, 2 * SNAPSHOT_EVERY, events);
+    let step = worst(&sparse, 2 * SNAPSHOT_EVERY);
+    group.bench_with_input(BenchmarkId::new("step_k2x", step), &step, |b, &step| {
+        b.iter(|| sparse.step(black_box(step)))
+    });
     group.bench_function("view_at_middle", |b| {
         b.iter(|| trace.view_at(black_box(trace.len() / 2 + 4093)))
     });
