@@ -2,6 +2,7 @@ use std::rc::Rc;
 
 use yew::prelude::*;
 
+use crate::components::event_editor::error_list;
 use crate::keep;
 use crate::state::LogError;
 
@@ -55,22 +56,7 @@ pub fn BigLog(props: &BigLogProps) -> Html {
                 </p>
             }
             <pre class="preview" aria-label="The log's first lines">{ preview }</pre>
-            if !props.errors.is_empty() {
-                <ul class="errors">
-                    { for props.errors.iter().map(|error| {
-                        let on_pick = props.on_pick.clone();
-                        let step = error.step;
-                        html! {
-                            <li class="error" data-testid="error" role="alert">
-                                { &error.message }{ " " }
-                                <button class="link" onclick={Callback::from(move |_: MouseEvent| on_pick.emit(step))}>
-                                    { format!("show step {step}") }
-                                </button>
-                            </li>
-                        }
-                    }) }
-                </ul>
-            }
+            { error_list(&props.errors, &props.on_pick) }
         </section>
     }
 }

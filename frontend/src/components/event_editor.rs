@@ -33,22 +33,31 @@ pub fn EventEditor(props: &EventEditorProps) -> Html {
             <textarea id="event-editor" data-testid="event-editor" spellcheck="false"
                 rows="8" value={props.text.clone()} {oninput} />
             <p class="muted">{ lesson::EDITOR_HINT }</p>
-            if !props.errors.is_empty() {
-                <ul class="errors">
-                    { for props.errors.iter().map(|error| {
-                        let on_pick = props.on_pick.clone();
-                        let step = error.step;
-                        html! {
-                            <li class="error" data-testid="error" role="alert">
-                                { &error.message }{ " " }
-                                <button class="link" onclick={Callback::from(move |_: MouseEvent| on_pick.emit(step))}>
-                                    { format!("show step {step}") }
-                                </button>
-                            </li>
-                        }
-                    }) }
-                </ul>
-            }
+            { error_list(&props.errors, &props.on_pick) }
         </section>
+    }
+}
+
+/// The log's errors, each with a button that jumps to the row that shows it (the
+/// editor and the big log's preview list them alike).
+pub fn error_list(errors: &[LogError], on_pick: &Callback<u64>) -> Html {
+    if errors.is_empty() {
+        return Html::default();
+    }
+    html! {
+        <ul class="errors">
+            { for errors.iter().map(|error| {
+                let on_pick = on_pick.clone();
+                let step = error.step;
+                html! {
+                    <li class="error" data-testid="error" role="alert">
+                        { &error.message }{ " " }
+                        <button class="link" onclick={Callback::from(move |_: MouseEvent| on_pick.emit(step))}>
+                            { format!("show step {step}") }
+                        </button>
+                    </li>
+                }
+            }) }
+        </ul>
     }
 }
