@@ -29,7 +29,7 @@ pub struct Row {
 pub const CONSOLE_SHOWN: usize = 50;
 
 /// Row `step` of the table as text.
-fn row(trace: &Trace, step: Step) -> Row {
+pub fn row(trace: &Trace, step: Step) -> Row {
     Row {
         step: step.step,
         topic: trace.topic_text(step.topic_len),

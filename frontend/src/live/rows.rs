@@ -4,9 +4,10 @@
 //! trace for the few rows around the cursor (each from the nearest snapshot) and for
 //! the consumer's last lines. `key` narrows both to one aggregate (a Kafka key).
 
-use eventfold_core::{Phase, Trace, display};
+use eventfold_core::{Phase, Trace};
 
 use super::session::Meta;
+use crate::replay::{self, Row};
 
 /// Events drawn before the cursor's event in the process table.
 pub const EVENTS_BEFORE: usize = 4;
@@ -15,16 +16,11 @@ pub const EVENTS_AFTER: usize = 2;
 /// Console lines shown: the consumer's last prints up to the cursor.
 pub const CONSOLE_LINES: usize = 8;
 
-/// One process-table row as text, with the record it came from.
+/// One process-table row as text (the simulator's [`Row`]), with the record it came
+/// from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveRow {
-    pub step: u64,
-    pub action: String,
-    pub event: String,
-    pub topic: String,
-    pub state: String,
-    pub output: String,
-    pub failed: bool,
+    pub row: Row,
     /// `partition/offset` of the row's record; `None` on the final row.
     pub record: Option<(i32, i64)>,
     /// The record's Kafka key, if it has one.
@@ -91,15 +87,9 @@ fn row(trace: &Trace, index: &[Meta], n: u64) -> Option<LiveRow> {
     let record = meta.map(|m| (m.partition, m.offset));
     let key = meta.and_then(|m| m.key.clone());
     Some(LiveRow {
-        step: step.step,
-        topic: trace.topic_text(step.topic_len),
-        state: display::js(&step.state),
-        output: step.output_text().to_owned(),
-        failed: step.error.is_some(),
+        row: replay::row(trace, step),
         record,
         key,
-        action: step.action,
-        event: step.event,
     })
 }
 

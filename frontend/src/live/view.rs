@@ -1058,7 +1058,7 @@ impl Live {
             self.key.as_deref(),
         );
         let row = |r: &LiveRow| {
-            let step = r.step;
+            let step = r.row.step;
             let current = step == self.cursor;
             let onclick = link.callback(move |_: MouseEvent| Msg::Seek(step));
             html! {
@@ -1066,15 +1066,15 @@ impl Live {
                     data-partition={r.record.map(|(p, _)| p.to_string())}
                     data-offset={r.record.map(|(_, o)| o.to_string())}
                     aria-current={current.then_some("step")}
-                    class={classes!(r.failed.then_some("failed"), current.then_some("current"))}>
+                    class={classes!(r.row.failed.then_some("failed"), current.then_some("current"))}>
                     <td class="step">{ step }</td>
                     <td class="record">{ r.record.map(|(p, o)| format!("{p}/{o}")).unwrap_or_default() }</td>
                     <td class="record">{ r.key.as_deref().unwrap_or("") }</td>
-                    <td>{ &r.action }</td>
-                    <td><code>{ &r.event }</code></td>
-                    <td><code>{ &r.topic }</code></td>
-                    <td><code>{ &r.state }</code></td>
-                    <td>{ &r.output }</td>
+                    <td>{ &r.row.action }</td>
+                    <td><code>{ &r.row.event }</code></td>
+                    <td><code>{ &r.row.topic }</code></td>
+                    <td><code>{ &r.row.state }</code></td>
+                    <td>{ &r.row.output }</td>
                 </tr>
             }
         };
