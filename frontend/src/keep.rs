@@ -83,7 +83,8 @@ pub fn use_import(progress: Option<(usize, usize)>, more: Callback<()>) {
     });
 }
 
-/// Stores the step alone, on every step: cheap whatever the log's size.
+/// Stores the step alone, cheap whatever the log's size; written once stepping
+/// pauses ([`crate::url::use_address`]).
 pub fn save_step(step: u64) {
     if let Some(storage) = storage() {
         let _ = storage.set_item(STEP_KEY, &step.to_string());

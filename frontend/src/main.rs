@@ -99,17 +99,15 @@ fn App() -> Html {
         let sim = sim.clone();
         move |(lesson, _)| url::link_log(lesson, &sim.events_text)
     });
-    use_effect_with(
-        (sim.lesson, sim.step(), link_log.clone()),
-        |(lesson, step, log)| url::show(lesson, *step, log),
-    );
-    // Every fold (an edit, a pick) and every step is stored, so a reload resumes;
-    // the log only when it changed, so stepping through a big one stays cheap.
+    // The address and the stored step, written once stepping or scrubbing pauses
+    // (and when the page is left), not on every frame of a scrub.
+    url::use_address(sim.lesson, sim.step(), link_log.clone());
+    // Every fold (an edit, a pick) is stored, so a reload resumes; the log only when
+    // it changed, so stepping through a big one stays cheap.
     use_effect_with((sim.lesson, sim.generation), {
         let sim = sim.clone();
         move |_| keep::save(&sim.session())
     });
-    use_effect_with(sim.step(), |step| keep::save_step(*step));
     keep::use_import(sim.import_progress(), {
         let dispatcher = dispatcher.clone();
         Callback::from(move |()| dispatcher.dispatch(Action::ImportMore))
