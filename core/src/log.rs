@@ -14,8 +14,6 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use crate::envelope::{Envelope, Header, Payload};
 
 /// Records per chunk.
@@ -93,11 +91,9 @@ impl Log {
         let value = match record.kind {
             Kind::Tombstone => Payload::Tombstone,
             // The text was printed by serde_json from a `Value`, so it parses back to
-            // the same value; the fallback only keeps a corrupted log from panicking.
-            Kind::Json => match serde_json::from_slice::<Value>(value_bytes) {
-                Ok(value) => Payload::Json(value),
-                Err(_) => Payload::decode(Some(value_bytes)),
-            },
+            // the same value; were the log corrupted, `decode` makes it a raw payload
+            // with its reason rather than panicking.
+            Kind::Json => Payload::decode(Some(value_bytes)),
             Kind::Raw => Payload::Raw {
                 bytes: value_bytes.to_vec(),
                 error: sparse(&chunk.raw_errors, within)
