@@ -235,11 +235,7 @@ pub fn ProcessTable(props: &ProcessTableProps) -> Html {
                 <thead>
                     <tr>
                         <th>{ "Step" }</th>
-                        <th>{ "Action" }</th>
-                        <th>{ "Event Produced" }</th>
-                        <th>{ "Kafka Topic State" }</th>
-                        <th>{ "State After Event" }</th>
-                        <th>{ "Output" }</th>
+                        { seed_heads() }
                     </tr>
                 </thead>
                 <tbody>
@@ -308,5 +304,19 @@ fn keep_current_in_view(scroller: &NodeRef) {
         scroller.set_scroll_top((scroll + top) as i32);
     } else if bottom > 0.0 {
         scroller.set_scroll_top((scroll + bottom) as i32);
+    }
+}
+
+/// The seeds' columns after Step, as the process table heads them (the live table
+/// heads its own Record and Key columns before these).
+pub fn seed_heads() -> Html {
+    html! {
+        <>
+            <th>{ "Action" }</th>
+            <th>{ "Event Produced" }</th>
+            <th>{ "Kafka Topic State" }</th>
+            <th>{ "State After Event" }</th>
+            <th>{ "Output" }</th>
+        </>
     }
 }

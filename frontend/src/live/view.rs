@@ -25,6 +25,7 @@ use super::rows::{self, LiveRow};
 use super::session::Session;
 use super::socket::{self, Event as SocketEvent, Socket};
 use super::timer::{Timeout, now_ms};
+use crate::components::process_table;
 
 /// The first wait before reconnecting; each failed attempt doubles it.
 pub const BACKOFF_FIRST_MS: i32 = 250;
@@ -1086,11 +1087,7 @@ impl Live {
                             <th>{ "Step" }</th>
                             <th title="partition/offset">{ "Record" }</th>
                             <th>{ "Key" }</th>
-                            <th>{ "Action" }</th>
-                            <th>{ "Event Produced" }</th>
-                            <th>{ "Kafka Topic State" }</th>
-                            <th>{ "State After Event" }</th>
-                            <th>{ "Output" }</th>
+                            { process_table::seed_heads() }
                         </tr>
                     </thead>
                     <tbody>{ for rows.iter().map(row) }</tbody>
