@@ -408,6 +408,13 @@ fn lit(text: &str) -> Value {
     serde_json::from_str(text).expect("lesson literals are JSON")
 }
 
+/// A bank event, `{"type": kind, "amount": amount}`: one function the lessons share,
+/// because each `json!` is code of its own in the page's wasm.
+#[inline(never)]
+fn bank_event(kind: &str, amount: i64) -> Value {
+    json!({"type": kind, "amount": amount})
+}
+
 /// Partitions of the lessons' simulated topics.
 const PARTITIONS: i32 = 3;
 
@@ -498,7 +505,7 @@ fn keyed_bank_history() -> Vec<(&'static str, Value, i64)> {
     .map(|(account, kind, amount)| {
         let balance = balances.entry(account).or_insert(0);
         *balance += if kind == "deposit" { amount } else { -amount };
-        (account, json!({"type": kind, "amount": amount}), *balance)
+        (account, bank_event(kind, amount), *balance)
     })
     .collect()
 }
@@ -812,7 +819,7 @@ pub fn crash_restart() -> Scenario {
     ];
     for (i, (kind, amount)) in amounts.into_iter().enumerate() {
         topic
-            .produce_json(None, json!({"type": kind, "amount": amount}), minute(i))
+            .produce_json(None, bank_event(kind, amount), minute(i))
             .expect("a delete topic takes every record");
     }
     let projection = builtin("bank");
@@ -888,9 +895,9 @@ pub fn snapshots() -> Scenario {
     let values = (0..SNAPSHOT_LOG)
         .map(|i| {
             if i % 3 == 2 {
-                json!({"type": "withdrawal", "amount": 5 * (i % 4 + 1)})
+                bank_event("withdrawal", 5 * (i as i64 % 4 + 1))
             } else {
-                json!({"type": "deposit", "amount": 10 * (i % 5 + 1)})
+                bank_event("deposit", 10 * (i as i64 % 5 + 1))
             }
         })
         .collect();

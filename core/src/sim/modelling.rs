@@ -138,37 +138,22 @@ pub struct OrderLogs {
 pub fn order_logs(partitions: i32) -> Result<OrderLogs, SimError> {
     let mut values = SimTopic::new(VALUES_TOPIC, partitions, CleanupPolicy::Compact)?;
     let mut deltas = SimTopic::new(DELTAS_TOPIC, partitions, CleanupPolicy::Delete)?;
-    let history = [
-        (
-            "o-1",
-            json!({"orderId": "o-1", "customer": "ada", "amount": 10, "status": "placed"}),
-            json!({"type": "OrderPlaced", "orderId": "o-1", "customer": "ada", "amount": 10}),
-        ),
-        (
-            "o-2",
-            json!({"orderId": "o-2", "customer": "grace", "amount": 20, "status": "placed"}),
-            json!({"type": "OrderPlaced", "orderId": "o-2", "customer": "grace", "amount": 20}),
-        ),
-        (
-            "o-1",
-            json!({"orderId": "o-1", "customer": "ada", "amount": 5, "status": "placed"}),
-            json!({"type": "AmountUpdated", "orderId": "o-1", "amount": 5}),
-        ),
-        (
-            "o-1",
-            json!({"orderId": "o-1", "customer": "ada", "amount": 5, "status": "cancelled"}),
-            json!({"type": "OrderCancelled", "orderId": "o-1"}),
-        ),
-        (
-            "o-2",
-            json!({"orderId": "o-2", "customer": "grace", "amount": 25, "status": "placed"}),
-            json!({"type": "AmountUpdated", "orderId": "o-2", "amount": 25}),
-        ),
-    ];
-    for (minute, (key, value, delta)) in (0i64..).zip(history) {
+    // One line per change: the key, the whole order after it, and the delta. Text
+    // parsed at run time rather than `json!`, whose expansion is code per field (in
+    // the page's wasm this function was 12 KB of it).
+    const HISTORY: &str = r#"
+["o-1",{"orderId":"o-1","customer":"ada","amount":10,"status":"placed"},{"type":"OrderPlaced","orderId":"o-1","customer":"ada","amount":10}]
+["o-2",{"orderId":"o-2","customer":"grace","amount":20,"status":"placed"},{"type":"OrderPlaced","orderId":"o-2","customer":"grace","amount":20}]
+["o-1",{"orderId":"o-1","customer":"ada","amount":5,"status":"placed"},{"type":"AmountUpdated","orderId":"o-1","amount":5}]
+["o-1",{"orderId":"o-1","customer":"ada","amount":5,"status":"cancelled"},{"type":"OrderCancelled","orderId":"o-1"}]
+["o-2",{"orderId":"o-2","customer":"grace","amount":25,"status":"placed"},{"type":"AmountUpdated","orderId":"o-2","amount":25}]
+"#;
+    for (minute, line) in (0i64..).zip(HISTORY.trim().lines()) {
+        let mut row: Value = line.parse().expect("the history is JSON");
+        let key = row[0].as_str().unwrap_or_default().to_owned();
         let timestamp = EPOCH_MS + 60_000 * minute;
-        values.produce_json(Some(key), value, timestamp)?;
-        deltas.produce_json(Some(key), delta, timestamp)?;
+        values.produce_json(Some(&key), row[1].take(), timestamp)?;
+        deltas.produce_json(Some(&key), row[2].take(), timestamp)?;
     }
     Ok(OrderLogs { values, deltas })
 }
