@@ -21,10 +21,10 @@ use components::compare::Compare;
 use components::console::Console;
 use components::controls::Controls;
 use components::event_editor::EventEditor;
-use components::flow::Flow;
+use components::flow::flow;
 use components::keep::Keep;
-use components::key_moment::KeyMomentCard;
-use components::lesson_intro::LessonIntro;
+use components::key_moment::key_moment;
+use components::lesson_intro::lesson_intro;
 use components::process_table::ProcessTable;
 use components::projection_editor::ProjectionEditor;
 use components::quiz::Quiz;
@@ -33,7 +33,7 @@ use components::scenario_select::ScenarioSelect;
 use components::share::Share;
 use components::state_view::StateView;
 use components::topic_log::{EventEdit, TopicLog};
-use components::tracker::Tracker;
+use components::tracker::tracker;
 use hooks::use_hash_change::use_hash_change;
 use hooks::use_interval::use_interval;
 use hooks::use_keys::{Key, use_keys};
@@ -201,7 +201,7 @@ fn App() -> Html {
             </header>
             <Announcer frame={frame.clone()} />
             <h2>{ sim.title }</h2>
-            <LessonIntro explanation={sim.explanation} notes={sim.notes.clone()} />
+            { lesson_intro(sim.explanation, &sim.notes) }
             <Controls step={sim.step()} steps={sim.steps()} playing={sim.playing}
                 speed={sim.speed} on_action={on_action} busy={sim.busy.clone()} />
             <Share log={link_log.clone()}
@@ -209,10 +209,10 @@ fn App() -> Html {
                     .then(|| opened.log.clone().and_then(Result::err).map(|e| e.to_string()))
                     .flatten()} />
             <Commands key={sim.lesson} commands={sim.commands.clone()} on_command={on_command} />
-            <Flow lit={frame.step.phase.stages()} />
+            { flow(frame.step.phase.stages()) }
             <div class="now">
                 <StateView frame={frame.clone()} />
-                <KeyMomentCard moment={frame.step.phase.key_moment()} />
+                { key_moment(&frame.step.phase.key_moment()) }
                 <section class="console-box" aria-labelledby="console-heading">
                     <h3 id="console-heading">{ "Console" }</h3>
                     <Console lines={sim.console()} />
@@ -220,7 +220,7 @@ fn App() -> Html {
             </div>
             <ProcessTable trace={sim.trace.clone()} current={sim.step()} on_pick={on_pick.clone()} />
             <TopicLog topic={sim.topic} frame={frame.clone()} on_edit={on_event_edit} />
-            <Tracker frame={frame.clone()} />
+            { tracker(&frame) }
             <Scan text={sim.invariant_text.clone()} error={sim.invariant_error.clone()}
                 violations={sim.violations.clone()} on_edit={send(Action::EditInvariant)}
                 on_pick={on_pick.clone()} />

@@ -1,19 +1,17 @@
 use eventfold_core::lesson::KeyMoment;
 use yew::prelude::*;
 
-#[derive(PartialEq, Properties)]
-pub struct KeyMomentProps {
-    pub moment: KeyMoment,
-}
-
 /// The key moment that explains the current step.
-#[component]
-pub fn KeyMomentCard(props: &KeyMomentProps) -> Html {
+///
+/// A plain function rather than a component: it has no state of its own, and each
+/// component costs about 650 B of the page's gzipped wasm in Yew's per-component code
+/// (docs/perf.md, "Page size").
+pub fn key_moment(moment: &KeyMoment) -> Html {
     html! {
         <aside class="moment" data-testid="key-moment" aria-live="polite">
             <p class="kicker">{ "Key moment" }</p>
-            <h3>{ props.moment.question }</h3>
-            <p>{ props.moment.answer }</p>
+            <h3>{ moment.question }</h3>
+            <p>{ moment.answer }</p>
         </aside>
     }
 }

@@ -1,18 +1,14 @@
-use std::rc::Rc;
-
 use eventfold_core::lesson::Frame;
 use yew::prelude::*;
 
-#[derive(PartialEq, Properties)]
-pub struct TrackerProps {
-    pub frame: Rc<Frame>,
-}
-
 /// Seed 001's status tracker: the topic and the state after each produce and apply,
 /// around the current step, the column we are at marked.
-#[component]
-pub fn Tracker(props: &TrackerProps) -> Html {
-    let columns = &props.frame.tracker;
+///
+/// A plain function rather than a component: it has no state of its own, and each
+/// component costs about 650 B of the page's gzipped wasm in Yew's per-component code
+/// (docs/perf.md, "Page size").
+pub fn tracker(frame: &Frame) -> Html {
+    let columns = &frame.tracker;
     let class = |current: bool| classes!(current.then_some("current"));
     html! {
         <section class="tracker" aria-label="Status tracker">
