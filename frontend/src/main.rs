@@ -18,18 +18,18 @@ use components::announcer::Announcer;
 use components::big_log::BigLog;
 use components::commands::Commands;
 use components::compare::Compare;
-use components::console::Console;
+use components::console::{ConsoleProps, console};
 use components::controls::Controls;
 use components::event_editor::EventEditor;
 use components::flow::flow;
-use components::keep::Keep;
+use components::keep::{KeepProps, export_import};
 use components::key_moment::key_moment;
 use components::lesson_intro::lesson_intro;
 use components::process_table::ProcessTable;
-use components::projection_editor::ProjectionEditor;
+use components::projection_editor::{ProjectionEditorProps, projection_editor};
 use components::quiz::Quiz;
 use components::scan::Scan;
-use components::scenario_select::ScenarioSelect;
+use components::scenario_select::{ScenarioSelectProps, scenario_select};
 use components::share::Share;
 use components::state_view::StateView;
 use components::topic_log::{EventEdit, TopicLog};
@@ -191,7 +191,7 @@ fn App() -> Html {
         <main>
             <header>
                 <h1>{ "eventfold" }</h1>
-                <ScenarioSelect choices={(*choices).clone()} selected={sim.lesson} {on_select} />
+                { scenario_select(&ScenarioSelectProps { choices: (*choices).clone(), selected: sim.lesson, on_select }) }
                 <button data-testid="projector" class="projector-toggle"
                     aria-pressed={projector.to_string()}
                     title="Large type and high contrast, for a classroom projector"
@@ -215,7 +215,7 @@ fn App() -> Html {
                 { key_moment(&frame.step.phase.key_moment()) }
                 <section class="console-box" aria-labelledby="console-heading">
                     <h3 id="console-heading">{ "Console" }</h3>
-                    <Console lines={sim.console()} />
+                    { console(&ConsoleProps { lines: sim.console() }) }
                 </section>
             </div>
             <ProcessTable trace={sim.trace.clone()} current={sim.step()} on_pick={on_pick.clone()} />
@@ -231,7 +231,7 @@ fn App() -> Html {
                 on_step={on_pick.clone()} />
             <Quiz key={format!("{}-{}", sim.lesson, sim.generation)} questions={sim.quiz.clone()}
                 current={(*step_question).clone()} on_pick={on_pick.clone()} />
-            <Keep {on_export_log} {on_export_trace} {on_import} />
+            { export_import(&KeepProps { on_export_log, on_export_trace, on_import }) }
             <div class="editors">
                 if sim.big() {
                     <BigLog text={sim.events_text.clone()} events={sim.trace.events().len()}
@@ -240,10 +240,15 @@ fn App() -> Html {
                     <EventEditor text={sim.events_text.to_string()} errors={sim.log_errors.clone()}
                         on_edit={send(Action::EditEvents)} on_pick={on_pick} />
                 }
-                <ProjectionEditor names={&builtin::NAMES[..]} selected={sim.projection_name.clone()}
-                    own={sim.lesson_projection.as_ref().map(|(p, _)| p.name().to_owned())}
-                    text={sim.projection_text.clone()} error={sim.spec_error.clone()}
-                    on_pick={send(Action::PickProjection)} on_edit={send(Action::EditProjection)} />
+                { projection_editor(&ProjectionEditorProps {
+                    names: &builtin::NAMES[..],
+                    selected: sim.projection_name.clone(),
+                    own: sim.lesson_projection.as_ref().map(|(p, _)| p.name().to_owned()),
+                    text: sim.projection_text.clone(),
+                    error: sim.spec_error.clone(),
+                    on_pick: send(Action::PickProjection),
+                    on_edit: send(Action::EditProjection),
+                }) }
             </div>
         </main>
     }

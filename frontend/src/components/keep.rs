@@ -1,7 +1,7 @@
 use web_sys::{File, HtmlInputElement};
 use yew::prelude::*;
 
-#[derive(PartialEq, Properties)]
+#[derive(PartialEq)]
 pub struct KeepProps {
     pub on_export_log: Callback<()>,
     pub on_export_trace: Callback<()>,
@@ -11,8 +11,11 @@ pub struct KeepProps {
 
 /// Export the log and the trace, import a log; the session itself is kept across
 /// reloads without asking.
-#[component]
-pub fn Keep(props: &KeepProps) -> Html {
+///
+/// A plain function rather than a component: it has no state of its own, and each
+/// component costs about 650 B of the page's gzipped wasm in Yew's per-component code
+/// (docs/perf.md, "Page size").
+pub fn export_import(props: &KeepProps) -> Html {
     let onchange = {
         let on_import = props.on_import.clone();
         Callback::from(move |event: Event| {

@@ -3,7 +3,7 @@ use yew::prelude::*;
 
 use crate::state::CUSTOM;
 
-#[derive(PartialEq, Properties)]
+#[derive(PartialEq)]
 pub struct ProjectionEditorProps {
     /// The built-in projections' names.
     pub names: &'static [&'static str],
@@ -20,8 +20,11 @@ pub struct ProjectionEditorProps {
 /// Picks a built-in projection, or edits a declarative one starting from the
 /// built-in's twin. A spec mistake is shown while the last good projection keeps
 /// folding.
-#[component]
-pub fn ProjectionEditor(props: &ProjectionEditorProps) -> Html {
+///
+/// A plain function rather than a component: it has no state of its own, and each
+/// component costs about 650 B of the page's gzipped wasm in Yew's per-component code
+/// (docs/perf.md, "Page size").
+pub fn projection_editor(props: &ProjectionEditorProps) -> Html {
     let onchange = {
         let on_pick = props.on_pick.clone();
         Callback::from(move |event: Event| {

@@ -5,7 +5,7 @@ use yew::prelude::*;
 
 use crate::replay::Choice;
 
-#[derive(PartialEq, Properties)]
+#[derive(PartialEq)]
 pub struct ScenarioSelectProps {
     pub choices: Rc<[Choice]>,
     pub selected: &'static str,
@@ -13,8 +13,11 @@ pub struct ScenarioSelectProps {
 }
 
 /// The scenario picker.
-#[component]
-pub fn ScenarioSelect(props: &ScenarioSelectProps) -> Html {
+///
+/// A plain function rather than a component: it has no state of its own, and each
+/// component costs about 650 B of the page's gzipped wasm in Yew's per-component code
+/// (docs/perf.md, "Page size").
+pub fn scenario_select(props: &ScenarioSelectProps) -> Html {
     let onchange = {
         let choices = props.choices.clone();
         let on_select = props.on_select.clone();
