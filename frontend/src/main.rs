@@ -15,12 +15,12 @@ use eventfold_core::{builtin, edit, keep as kept, quiz};
 use yew::prelude::*;
 
 use components::announcer::Announcer;
-use components::big_log::BigLog;
+use components::big_log::{BigLogProps, big_log};
 use components::commands::Commands;
-use components::compare::Compare;
+use components::compare::{CompareProps, compare};
 use components::console::{ConsoleProps, console};
 use components::controls::Controls;
-use components::event_editor::EventEditor;
+use components::event_editor::{EventEditorProps, event_editor};
 use components::flow::flow;
 use components::keep::{KeepProps, export_import};
 use components::key_moment::key_moment;
@@ -28,7 +28,7 @@ use components::lesson_intro::lesson_intro;
 use components::process_table::ProcessTable;
 use components::projection_editor::{ProjectionEditorProps, projection_editor};
 use components::quiz::Quiz;
-use components::scan::Scan;
+use components::scan::{ScanProps, scan};
 use components::scenario_select::{ScenarioSelectProps, scenario_select};
 use components::share::Share;
 use components::state_view::StateView;
@@ -221,24 +221,40 @@ fn App() -> Html {
             <ProcessTable trace={sim.trace.clone()} current={sim.step()} on_pick={on_pick.clone()} />
             <TopicLog topic={sim.topic} frame={frame.clone()} on_edit={on_event_edit} />
             { tracker(&frame) }
-            <Scan text={sim.invariant_text.clone()} error={sim.invariant_error.clone()}
-                violations={sim.violations.clone()} on_edit={send(Action::EditInvariant)}
-                on_pick={on_pick.clone()} />
-            <Compare names={&builtin::NAMES[..]}
-                own={sim.lesson_projection.as_ref().map(|(p, _)| p.name().to_owned())}
-                selected={sim.compare_name.clone()} comparison={sim.comparison.clone()}
-                compaction={sim.compaction.clone()} on_pick={send(Action::PickCompare)}
-                on_step={on_pick.clone()} />
+            { scan(&ScanProps {
+                text: sim.invariant_text.clone(),
+                error: sim.invariant_error.clone(),
+                violations: sim.violations.clone(),
+                on_edit: send(Action::EditInvariant),
+                on_pick: on_pick.clone(),
+            }) }
+            { compare(&CompareProps {
+                names: &builtin::NAMES[..],
+                own: sim.lesson_projection.as_ref().map(|(p, _)| p.name().to_owned()),
+                selected: sim.compare_name.clone(),
+                comparison: sim.comparison.clone(),
+                compaction: sim.compaction.clone(),
+                on_pick: send(Action::PickCompare),
+                on_step: on_pick.clone(),
+            }) }
             <Quiz key={format!("{}-{}", sim.lesson, sim.generation)} questions={sim.quiz.clone()}
                 current={(*step_question).clone()} on_pick={on_pick.clone()} />
             { export_import(&KeepProps { on_export_log, on_export_trace, on_import }) }
             <div class="editors">
                 if sim.big() {
-                    <BigLog text={sim.events_text.clone()} events={sim.trace.events().len()}
-                        errors={sim.log_errors.clone()} on_pick={on_pick} />
+                    { big_log(&BigLogProps {
+                        text: sim.events_text.clone(),
+                        events: sim.trace.events().len(),
+                        errors: sim.log_errors.clone(),
+                        on_pick,
+                    }) }
                 } else {
-                    <EventEditor text={sim.events_text.to_string()} errors={sim.log_errors.clone()}
-                        on_edit={send(Action::EditEvents)} on_pick={on_pick} />
+                    { event_editor(&EventEditorProps {
+                        text: sim.events_text.to_string(),
+                        errors: sim.log_errors.clone(),
+                        on_edit: send(Action::EditEvents),
+                        on_pick,
+                    }) }
                 }
                 { projection_editor(&ProjectionEditorProps {
                     names: &builtin::NAMES[..],

@@ -9,9 +9,8 @@ use crate::state::LogError;
 /// Lines of a big log shown as its preview.
 pub const PREVIEW_LINES: usize = 20;
 
-#[derive(Properties)]
 pub struct BigLogProps {
-    /// The log's NDJSON text (shared, compared by pointer: it can be tens of MB).
+    /// The log's NDJSON text (shared: it can be tens of MB).
     pub text: Rc<str>,
     pub events: usize,
     pub errors: Rc<[LogError]>,
@@ -19,20 +18,15 @@ pub struct BigLogProps {
     pub on_pick: Callback<u64>,
 }
 
-impl PartialEq for BigLogProps {
-    fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.text, &other.text)
-            && self.events == other.events
-            && Rc::ptr_eq(&self.errors, &other.errors)
-            && self.on_pick == other.on_pick
-    }
-}
-
 /// In place of the event editor for a big log (an imported file): a textarea of
 /// millions of lines would cost every keystroke a re-fold of all of them. Says so,
 /// shows the first lines, lists the bad events, and says whether a reload keeps it.
-#[component]
-pub fn BigLog(props: &BigLogProps) -> Html {
+///
+/// A plain function rather than a component: it has no state of its own, the app
+/// hands it a new callback on every render (so a component would re-render every time
+/// too), and each component costs about 650 B of the page's gzipped wasm in Yew's
+/// per-component code (docs/perf.md, "Page size").
+pub fn big_log(props: &BigLogProps) -> Html {
     let preview: String = props
         .text
         .lines()

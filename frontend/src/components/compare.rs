@@ -4,7 +4,6 @@ use eventfold_core::compare::Comparison;
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
-#[derive(PartialEq, Properties)]
 pub struct CompareProps {
     /// The built-in projections' names.
     pub names: &'static [&'static str],
@@ -34,8 +33,12 @@ fn sides(comparison: &Comparison, left: String, right: String) -> Html {
 
 /// The log folded by a second projection ("replay with new logic"), and the log
 /// against its compacted form.
-#[component]
-pub fn Compare(props: &CompareProps) -> Html {
+///
+/// A plain function rather than a component: it has no state of its own, the app
+/// hands it a new callback on every render (so a component would re-render every time
+/// too), and each component costs about 650 B of the page's gzipped wasm in Yew's
+/// per-component code (docs/perf.md, "Page size").
+pub fn compare(props: &CompareProps) -> Html {
     let onchange = {
         let on_pick = props.on_pick.clone();
         Callback::from(move |event: Event| {

@@ -6,7 +6,6 @@ use yew::prelude::*;
 
 use crate::state::LogError;
 
-#[derive(PartialEq, Properties)]
 pub struct EventEditorProps {
     pub text: String,
     pub errors: Rc<[LogError]>,
@@ -17,8 +16,12 @@ pub struct EventEditorProps {
 
 /// The log as NDJSON, one event per line (offset = line index). Every edit re-folds
 /// the whole history; each bad line is listed with the step that shows it.
-#[component]
-pub fn EventEditor(props: &EventEditorProps) -> Html {
+///
+/// A plain function rather than a component: it has no state of its own, the app
+/// hands it a new callback on every render (so a component would re-render every time
+/// too), and each component costs about 650 B of the page's gzipped wasm in Yew's
+/// per-component code (docs/perf.md, "Page size").
+pub fn event_editor(props: &EventEditorProps) -> Html {
     let oninput = {
         let on_edit = props.on_edit.clone();
         Callback::from(move |event: InputEvent| {

@@ -3,7 +3,6 @@ use std::rc::Rc;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-#[derive(PartialEq, Properties)]
 pub struct ScanProps {
     pub text: String,
     pub error: Option<String>,
@@ -15,8 +14,12 @@ pub struct ScanProps {
 }
 
 /// An invariant checked over the whole log, with the rows that break it.
-#[component]
-pub fn Scan(props: &ScanProps) -> Html {
+///
+/// A plain function rather than a component: it has no state of its own, the app
+/// hands it a new callback on every render (so a component would re-render every time
+/// too), and each component costs about 650 B of the page's gzipped wasm in Yew's
+/// per-component code (docs/perf.md, "Page size").
+pub fn scan(props: &ScanProps) -> Html {
     let oninput = {
         let on_edit = props.on_edit.clone();
         Callback::from(move |event: InputEvent| {
