@@ -9,29 +9,22 @@
 //! - a consumer group's committed offsets, read without joining the group or committing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eventfold_bridge::kafka::{KafkaArgs, KafkaBackend};
-use eventfold_bridge::serve::{self, ServeConfig, ServeError};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{Value, json};
-use tempfile::TempDir;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 mod common;
 
+use common::served::{Served, Socket, send};
 use common::{WAIT, broker, new_topic};
 
 /// A (partition, offset).
@@ -64,61 +57,12 @@ fn new_backend() -> Arc<KafkaBackend> {
 }
 
 /// A running bridge over the real broker.
-struct Bridge {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    handle: JoinHandle<Result<(), ServeError>>,
-    _dist: TempDir,
+async fn start_with(backend: Arc<KafkaBackend>) -> Served {
+    Served::start(backend, |_| {}).await
 }
 
-impl Bridge {
-    async fn start() -> Bridge {
-        Bridge::start_with(new_backend()).await
-    }
-
-    async fn start_with(backend: Arc<KafkaBackend>) -> Bridge {
-        let dist = tempfile::tempdir().unwrap();
-        std::fs::write(dist.path().join("index.html"), "<!DOCTYPE html>").unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(serve::run(
-            listener,
-            ServeConfig::new(dist.path()),
-            backend,
-            async {
-                let _ = stopped.await;
-            },
-        ));
-        Bridge {
-            addr,
-            stop: Some(stop),
-            handle,
-            _dist: dist,
-        }
-    }
-
-    /// Connects and reads the hello frame.
-    async fn connect(&self) -> Socket {
-        let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", self.addr))
-            .await
-            .unwrap();
-        assert_eq!(next(&mut socket).await["type"], "hello");
-        socket
-    }
-
-    /// Starts the shutdown (Ctrl-C) and returns at once: the clients read its frames.
-    fn shut_down(&mut self) {
-        let _ = self.stop.take().unwrap().send(());
-    }
-
-    async fn stopped(self) {
-        tokio::time::timeout(WAIT, self.handle)
-            .await
-            .expect("the bridge stops")
-            .unwrap()
-            .unwrap();
-    }
+async fn start() -> Served {
+    start_with(new_backend()).await
 }
 
 /// The next text frame as JSON, or `None` once the bridge closed the socket.
@@ -138,13 +82,6 @@ async fn frame(socket: &mut Socket) -> Option<Value> {
 
 async fn next(socket: &mut Socket) -> Value {
     frame(socket).await.expect("the socket is open")
-}
-
-async fn send(socket: &mut Socket, message: Value) {
-    socket
-        .send(Message::text(message.to_string()))
-        .await
-        .unwrap();
 }
 
 /// The places of a `records` frame's records.
@@ -215,8 +152,8 @@ async fn caught_up_arrives_when_partitions_end_in_transaction_markers() {
     }
     assert_eq!(high, expected);
 
-    let bridge = Bridge::start().await;
-    let mut socket = bridge.connect().await;
+    let bridge = start().await;
+    let mut socket = bridge.connect_past_hello().await;
     send(
         &mut socket,
         json!({"type":"subscribe","id":"t","topic":topic,"from":{"beginning":true}}),
@@ -317,10 +254,10 @@ const TOTAL: usize = 2_000;
 async fn reconnecting_with_the_offsets_last_seen_delivers_every_record_exactly_once() {
     let topic = new_topic("eventfold-ws", "reconnect", 3).await;
     let producing = produce_in_background(&topic, TOTAL);
-    let bridge = Bridge::start().await;
+    let bridge = start().await;
     let seen = Mutex::new(Vec::new());
 
-    let mut first = bridge.connect().await;
+    let mut first = bridge.connect_past_hello().await;
     send(
         &mut first,
         json!({"type":"subscribe","id":"s","topic":topic,"from":{"beginning":true}}),
@@ -331,7 +268,7 @@ async fn reconnecting_with_the_offsets_last_seen_delivers_every_record_exactly_o
     drop(first);
 
     let from = resume_from(&seen.lock().unwrap());
-    let mut second = bridge.connect().await;
+    let mut second = bridge.connect_past_hello().await;
     send(
         &mut second,
         json!({"type":"subscribe","id":"s","topic":topic,"from":from}),
@@ -357,10 +294,10 @@ async fn reconnecting_with_the_offsets_last_seen_delivers_every_record_exactly_o
 async fn the_offsets_of_a_shutdowns_closing_frame_resume_exactly_once() {
     let topic = new_topic("eventfold-ws", "closing", 3).await;
     let producing = produce_in_background(&topic, TOTAL);
-    let mut bridge = Bridge::start().await;
+    let mut bridge = start().await;
     let seen = Mutex::new(Vec::new());
 
-    let mut socket = bridge.connect().await;
+    let mut socket = bridge.connect_past_hello().await;
     send(
         &mut socket,
         json!({"type":"subscribe","id":"s","topic":topic,"from":{"beginning":true}}),
@@ -372,7 +309,7 @@ async fn the_offsets_of_a_shutdowns_closing_frame_resume_exactly_once() {
     let closing = read(&mut socket, &seen, |_| false)
         .await
         .expect("a closing frame");
-    bridge.stopped().await;
+    bridge.stopped(WAIT).await.unwrap();
     assert_eq!(closing["resume"][0]["sub"], "s");
     assert_eq!(closing["resume"][0]["topic"], json!(topic));
     let offsets = closing["resume"][0]["offsets"].clone();
@@ -382,8 +319,8 @@ async fn the_offsets_of_a_shutdowns_closing_frame_resume_exactly_once() {
         "the closing frame resumes after the last record the client got"
     );
 
-    let bridge = Bridge::start().await;
-    let mut socket = bridge.connect().await;
+    let bridge = start().await;
+    let mut socket = bridge.connect_past_hello().await;
     send(
         &mut socket,
         json!({"type":"subscribe","id":"s","topic":topic,"from":{"offsets":offsets}}),
@@ -438,8 +375,8 @@ fn describe(group: &str) -> Option<(String, usize)> {
 async fn group_offsets_are_the_groups_commits_read_without_joining_or_committing() {
     let topic = new_topic("eventfold-ws", "group", 3).await;
     let group = format!("{topic}-billing");
-    let bridge = Bridge::start().await;
-    let mut socket = bridge.connect().await;
+    let bridge = start().await;
+    let mut socket = bridge.connect_past_hello().await;
     let ask = async |socket: &mut Socket, id: i64, group: &str, topic: &str| {
         send(
             socket,
@@ -526,12 +463,12 @@ async fn caught_up_tails_share_one_consumer_and_still_get_every_record_once() {
     let topic = new_topic("eventfold-ws", "shared", 2).await;
     let before = produce_in_background(&topic, 60).await.unwrap();
     let backend = new_backend();
-    let bridge = Bridge::start_with(backend.clone()).await;
+    let bridge = start_with(backend.clone()).await;
 
     const CLIENTS: usize = 12;
     let mut sockets = Vec::new();
     for i in 0..CLIENTS {
-        let mut socket = bridge.connect().await;
+        let mut socket = bridge.connect_past_hello().await;
         let from = if i % 2 == 0 {
             json!({"beginning":true})
         } else {

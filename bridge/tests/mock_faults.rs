@@ -7,13 +7,10 @@
 //! kafka_ws.rs.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eventfold_bridge::kafka::{KafkaArgs, KafkaBackend};
-use eventfold_bridge::serve::{self, ServeConfig, ServeError};
-use futures_util::{SinkExt, StreamExt};
 use rdkafka::ClientConfig;
 use rdkafka::ClientContext;
 use rdkafka::bindings;
@@ -21,15 +18,10 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use serde_json::{Value, json};
-use tempfile::TempDir;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+mod common;
+
+use common::served::{Served, Socket, send, text_within};
 
 /// How long a test waits for what it expects.
 const WAIT: Duration = Duration::from_secs(20);
@@ -126,19 +118,14 @@ impl Cluster {
     }
 }
 
-/// A running bridge.
+/// A running bridge over the mock cluster, and its backend.
 struct Bridge {
-    addr: SocketAddr,
+    served: Served,
     backend: Arc<KafkaBackend>,
-    _stop: oneshot::Sender<()>,
-    _handle: JoinHandle<Result<(), ServeError>>,
-    _dist: TempDir,
 }
 
 impl Bridge {
     async fn start(bootstrap: &str, stall_timeout: Duration, allow_produce: bool) -> Bridge {
-        let dist = tempfile::tempdir().unwrap();
-        std::fs::write(dist.path().join("index.html"), "<!DOCTYPE html>").unwrap();
         let args = KafkaArgs {
             brokers: Some(bootstrap.to_owned()),
             ..KafkaArgs::default()
@@ -148,86 +135,19 @@ impl Bridge {
                 .unwrap()
                 .with_stall_timeout(stall_timeout),
         );
-        let mut config = ServeConfig::new(dist.path());
-        config.allow_produce = allow_produce;
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(serve::run(listener, config, backend.clone(), async {
-            let _ = stopped.await;
-        }));
-        Bridge {
-            addr,
-            backend,
-            _stop: stop,
-            _handle: handle,
-            _dist: dist,
-        }
-    }
-
-    async fn connect(&self) -> Socket {
-        let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", self.addr))
-            .await
-            .unwrap();
-        assert_eq!(next(&mut socket).await["type"], "hello");
-        socket
-    }
-
-    /// GET over plain HTTP/1.0: status and body.
-    async fn get(&self, path: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(self.addr).await.unwrap();
-        let request = format!("GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", self.addr);
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap();
-        let status = response
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, body)| body.to_owned())
-            .unwrap_or_default();
-        (status, body)
-    }
-
-    async fn metric(&self, name: &str) -> String {
-        let (_, text) = self.get("/metrics").await;
-        text.lines()
-            .find(|line| line.starts_with(name))
-            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
-            .to_owned()
+        let served = Served::start(backend.clone(), |config| {
+            config.allow_produce = allow_produce;
+        })
+        .await;
+        Bridge { served, backend }
     }
 }
 
 /// The next text frame as JSON.
 async fn next(socket: &mut Socket) -> Value {
-    frame_within(socket, WAIT)
+    text_within(socket, WAIT)
         .await
         .expect("a frame within the wait")
-}
-
-/// The next text frame within `wait`, or `None`.
-async fn frame_within(socket: &mut Socket, wait: Duration) -> Option<Value> {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        let message = tokio::time::timeout_at(deadline, socket.next())
-            .await
-            .ok()?;
-        match message {
-            Some(Ok(Message::Text(text))) => return Some(serde_json::from_str(&text).unwrap()),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            other => panic!("expected a text frame, got {other:?}"),
-        }
-    }
-}
-
-async fn send(socket: &mut Socket, message: Value) {
-    socket
-        .send(Message::text(message.to_string()))
-        .await
-        .unwrap();
 }
 
 /// Offsets of the `records` frames that arrive within `wait`, until `count` are seen;
@@ -237,7 +157,7 @@ async fn offsets_within(socket: &mut Socket, count: usize, wait: Duration) -> Ve
     let mut offsets = Vec::new();
     while offsets.len() < count {
         let left = deadline.saturating_duration_since(Instant::now());
-        let Some(frame) = frame_within(socket, left).await else {
+        let Some(frame) = text_within(socket, left).await else {
             break;
         };
         match frame["type"].as_str() {
@@ -273,7 +193,7 @@ enum Reader {
 async fn tail_then_hang(cluster: &Cluster, bridge: &Bridge, topic: &str, reader: Reader) -> Socket {
     cluster.topic_of(topic, 2);
     assert_eq!(cluster.produce(topic, 0..5).await, [0, 1, 2, 3, 4]);
-    let mut socket = bridge.connect().await;
+    let mut socket = bridge.served.connect_past_hello().await;
     let partitions = match reader {
         Reader::Own => json!([0]),
         Reader::Shared => json!(null),
@@ -326,8 +246,11 @@ async fn a_hung_fetch_holds_live_records_back() {
         "the fetch hangs: no live record comes"
     );
     assert_eq!(
-        bridge.metric("eventfold_subscription_rebuilds_total").await,
-        "eventfold_subscription_rebuilds_total 0"
+        bridge
+            .served
+            .metric("eventfold_subscription_rebuilds_total")
+            .await,
+        Some("eventfold_subscription_rebuilds_total 0".to_owned())
     );
 }
 
@@ -351,8 +274,11 @@ async fn stalled_subscription_is_rebuilt(reader: Reader) {
         started.elapsed()
     );
     assert_eq!(
-        bridge.metric("eventfold_subscription_rebuilds_total").await,
-        "eventfold_subscription_rebuilds_total 1"
+        bridge
+            .served
+            .metric("eventfold_subscription_rebuilds_total")
+            .await,
+        Some("eventfold_subscription_rebuilds_total 1".to_owned())
     );
     // Nothing more comes: no record twice.
     assert_eq!(
@@ -382,7 +308,7 @@ async fn an_idle_tail_is_not_rebuilt() {
     let bridge = Bridge::start(&cluster.bootstrap, Duration::from_secs(1), false).await;
     cluster.topic("idle");
     cluster.produce("idle", 0..3).await;
-    let mut socket = bridge.connect().await;
+    let mut socket = bridge.served.connect_past_hello().await;
     send(
         &mut socket,
         json!({"type":"subscribe","id":"s","topic":"idle","from":{"beginning":true}}),
@@ -392,8 +318,11 @@ async fn an_idle_tail_is_not_rebuilt() {
     assert_eq!(next(&mut socket).await["type"], "caught_up");
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(
-        bridge.metric("eventfold_subscription_rebuilds_total").await,
-        "eventfold_subscription_rebuilds_total 0"
+        bridge
+            .served
+            .metric("eventfold_subscription_rebuilds_total")
+            .await,
+        Some("eventfold_subscription_rebuilds_total 0".to_owned())
     );
     let seen: BTreeSet<i64> = cluster.produce("idle", 3..5).await.into_iter().collect();
     assert_eq!(
@@ -415,14 +344,14 @@ async fn the_bridge_starts_without_a_cluster_and_is_ready_once_it_is_up() {
     cluster.mock().broker_down(-1).expect("every broker down");
     let bridge = Bridge::start(&cluster.bootstrap, Duration::from_secs(30), false).await;
 
-    let (status, body) = bridge.get("/healthz").await;
+    let (status, body) = bridge.served.get("/healthz").await;
     assert_eq!(status, 503, "{body}");
     let health: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         (&health["ok"], &health["kafka"]),
         (&json!(false), &json!("unreachable"))
     );
-    let mut socket = bridge.connect().await;
+    let mut socket = bridge.served.connect_past_hello().await;
     send(&mut socket, json!({"type":"list_topics","id":1})).await;
     let reply = next(&mut socket).await;
     assert_eq!(
@@ -434,7 +363,7 @@ async fn the_bridge_starts_without_a_cluster_and_is_ready_once_it_is_up() {
     cluster.mock().broker_up(-1).expect("every broker up");
     let deadline = Instant::now() + WAIT;
     let body = loop {
-        let (status, body) = bridge.get("/healthz").await;
+        let (status, body) = bridge.served.get("/healthz").await;
         if status == 200 {
             break body;
         }
@@ -467,7 +396,7 @@ async fn refused_produce_requests_are_retried_or_reported_and_the_connection_goe
     let cluster = Cluster::new();
     cluster.topic("orders");
     let bridge = Bridge::start(&cluster.bootstrap, Duration::from_secs(30), true).await;
-    let mut socket = bridge.connect().await;
+    let mut socket = bridge.served.connect_past_hello().await;
     let produce = |id: &str| {
         json!({"type":"produce","id":id,"topic":"orders","key":"acct-1",
                "value":{"type":"deposit","amount":5}})
@@ -536,8 +465,8 @@ async fn refused_produce_requests_are_retried_or_reported_and_the_connection_goe
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(
-        bridge.metric("eventfold_produce_errors_total").await,
-        format!("eventfold_produce_errors_total {errors}")
+        bridge.served.metric("eventfold_produce_errors_total").await,
+        Some(format!("eventfold_produce_errors_total {errors}"))
     );
     // The log holds the three acknowledged records, nothing of the refused one.
     send(

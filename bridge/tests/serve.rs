@@ -7,7 +7,6 @@
 //! session's own logic; the tests against a real broker come with the Kafka backend.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,137 +15,32 @@ use eventfold_bridge::backend::{
     Backend, BackendError, Batch, Delivery, Health, NoKafka, ProduceRequest, SubscribeRequest,
     Subscription,
 };
-use eventfold_bridge::serve::{self, ServeConfig, ServeError};
+use eventfold_bridge::serve::ServeConfig;
 use eventfold_core::wire::{ErrorCode, PartitionInfo, Record, TopicInfo, WireBytes};
 use futures_util::{SinkExt, StreamExt};
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use tempfile::TempDir;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+mod common;
+
+use common::served::{PAGE, Served, Socket, send, text_within};
 
 /// How long a test waits for a frame it expects.
 const WAIT: Duration = Duration::from_secs(5);
 /// How long a test watches for a frame it expects NOT to come.
 const QUIET: Duration = Duration::from_millis(300);
 
-const PAGE: &str = "<!DOCTYPE html><title>eventfold test page</title>";
-
-/// A running server and what it takes to stop it.
-struct Server {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    handle: JoinHandle<Result<(), ServeError>>,
-    _dist: TempDir,
-}
-
-impl Server {
-    async fn start<B: Backend>(backend: B, configure: impl FnOnce(&mut ServeConfig)) -> Server {
-        let dist = tempfile::tempdir().unwrap();
-        std::fs::write(dist.path().join("index.html"), PAGE).unwrap();
-        std::fs::write(dist.path().join("app.js"), "console.log('app')").unwrap();
-        let mut config = ServeConfig::new(dist.path());
-        configure(&mut config);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(serve::run(listener, config, Arc::new(backend), async {
-            let _ = stopped.await;
-        }));
-        Server {
-            addr,
-            stop: Some(stop),
-            handle,
-            _dist: dist,
-        }
-    }
-
-    async fn connect(&self) -> Socket {
-        self.connect_to("/ws", &[]).await.unwrap()
-    }
-
-    /// Opens a WebSocket at `path` with extra headers; the handshake's error if any.
-    async fn connect_to(
-        &self,
-        path: &str,
-        headers: &[(&str, &str)],
-    ) -> Result<Socket, tungstenite::Error> {
-        let mut request = format!("ws://{}{path}", self.addr)
-            .into_client_request()
-            .unwrap();
-        for (name, value) in headers {
-            let name = tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap();
-            request.headers_mut().insert(name, value.parse().unwrap());
-        }
-        tokio_tungstenite::connect_async(request)
-            .await
-            .map(|(socket, _)| socket)
-    }
-
-    /// Connects and reads the hello frame.
-    async fn connect_past_hello(&self) -> Socket {
-        let mut socket = self.connect().await;
-        let hello = next(&mut socket).await;
-        assert_eq!(hello["type"], "hello", "{hello}");
-        socket
-    }
-
-    /// GET over HTTP/1.1: status and body.
-    async fn get(&self, path: &str) -> (u16, String) {
-        let stream = TcpStream::connect(self.addr).await.unwrap();
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        let request = hyper::Request::get(path)
-            .header(hyper::header::HOST, self.addr.to_string())
-            .body(Empty::<Bytes>::new())
-            .unwrap();
-        let response = sender.send_request(request).await.unwrap();
-        let status = response.status().as_u16();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8_lossy(&body).into_owned())
-    }
-
-    async fn metric(&self, line_start: &str) -> Option<String> {
-        let (_, text) = self.get("/metrics").await;
-        text.lines()
-            .find(|line| line.starts_with(line_start))
-            .map(str::to_owned)
-    }
-
-    /// Triggers shutdown and returns what `run` returned.
-    async fn stop(mut self) -> Result<(), ServeError> {
-        let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(Duration::from_secs(10), self.handle)
-            .await
-            .expect("run ends after shutdown")
-            .unwrap()
-    }
+/// Serves `backend` (see [`Served::start`]).
+async fn start<B: Backend>(backend: B, configure: impl FnOnce(&mut ServeConfig)) -> Served {
+    Served::start(Arc::new(backend), configure).await
 }
 
 /// The next text frame as JSON, skipping pings.
 async fn next(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(WAIT, socket.next())
-            .await
-            .expect("a frame within the wait")
-            .expect("the socket is open")
-            .expect("a readable frame");
-        match message {
-            Message::Text(text) => return serde_json::from_str(text.as_str()).unwrap(),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("expected a text frame, got {other:?}"),
-        }
-    }
+    text_within(socket, WAIT)
+        .await
+        .expect("a frame within the wait")
 }
 
 /// Reads until the server's close frame and returns its code and reason, collecting
@@ -167,10 +61,6 @@ async fn close_code(socket: &mut Socket, before: &mut Vec<Value>) -> (u16, Strin
             other => panic!("expected a close frame, got {other:?}"),
         }
     }
-}
-
-async fn send(socket: &mut Socket, frame: Value) {
-    socket.send(Message::text(frame.to_string())).await.unwrap();
 }
 
 /// Asserts nothing arrives for a moment.
@@ -349,7 +239,7 @@ async fn hello_on_connect_lists_only_visible_topics() {
     let backend = bank()
         .with_topic("orders", Vec::new())
         .with_topic("secret", Vec::new());
-    let server = Server::start(backend, |c| {
+    let server = start(backend, |c| {
         c.topics = Some(regex::Regex::new("^(?:bank|orders)$").unwrap());
     })
     .await;
@@ -380,7 +270,7 @@ async fn hello_does_not_wait_for_a_broker_that_is_away() {
         hang_topics: true,
         ..bank()
     };
-    let server = Server::start(backend, |_| {}).await;
+    let server = start(backend, |_| {}).await;
     let started = std::time::Instant::now();
     let mut socket = server.connect().await;
     assert_eq!(
@@ -396,7 +286,7 @@ async fn hello_does_not_wait_for_a_broker_that_is_away() {
 
 #[tokio::test]
 async fn the_page_is_served_with_index_html_for_unknown_paths() {
-    let server = Server::start(NoKafka, |_| {}).await;
+    let server = start(NoKafka, |_| {}).await;
     let check = |path: &'static str, status: u16, body: &'static str| {
         let server = &server;
         async move {
@@ -415,7 +305,7 @@ async fn healthz_reports_kafka() {
             health,
             ..Canned::default()
         };
-        let server = Server::start(backend, |_| {}).await;
+        let server = start(backend, |_| {}).await;
         let (got_status, got_body) = server.get("/healthz").await;
         assert_eq!(
             (
@@ -445,7 +335,7 @@ async fn healthz_reports_kafka() {
     .await;
 
     // The bridge without --brokers.
-    let server = Server::start(NoKafka, |_| {}).await;
+    let server = start(NoKafka, |_| {}).await;
     assert_eq!(
         server.get("/healthz").await,
         (200, r#"{"ok":true,"kafka":"not configured"}"#.to_owned())
@@ -454,7 +344,7 @@ async fn healthz_reports_kafka() {
 
 #[tokio::test]
 async fn metrics_count_connections_subscriptions_records_and_refusals() {
-    let server = Server::start(bank(), |_| {}).await;
+    let server = start(bank(), |_| {}).await;
     let mut socket = server.connect_past_hello().await;
     send(&mut socket, json!({"type":"nonsense"})).await;
     assert_eq!(next(&mut socket).await["code"], "bad_request");
@@ -508,7 +398,7 @@ async fn metrics_count_connections_subscriptions_records_and_refusals() {
 
 #[tokio::test]
 async fn bad_frames_get_bad_request_and_the_connection_stays_usable() {
-    let server = Server::start(bank(), |_| {}).await;
+    let server = start(bank(), |_| {}).await;
     let mut socket = server.connect_past_hello().await;
     let mut check = async |frame: Message, id: Value, message: &str| {
         socket.send(frame).await.unwrap();
@@ -569,7 +459,7 @@ async fn bad_frames_get_bad_request_and_the_connection_stays_usable() {
 
 #[tokio::test]
 async fn an_oversized_frame_closes_with_1009() {
-    let server = Server::start(bank(), |c| c.limits.max_frame_bytes = 1024).await;
+    let server = start(bank(), |c| c.limits.max_frame_bytes = 1024).await;
     let mut socket = server.connect_past_hello().await;
     // Just under the limit is fine.
     let padding = "x".repeat(900);
@@ -597,7 +487,7 @@ async fn an_oversized_frame_closes_with_1009() {
 
 #[tokio::test]
 async fn upgrades_from_other_origins_get_403() {
-    let server = Server::start(NoKafka, |c| {
+    let server = start(NoKafka, |c| {
         c.allowed_origins = vec!["https://app.example".into()];
     })
     .await;
@@ -635,7 +525,7 @@ async fn upgrades_from_other_origins_get_403() {
 
 #[tokio::test]
 async fn past_max_connections_upgrades_get_503_until_one_leaves() {
-    let server = Server::start(NoKafka, |c| c.limits.max_connections = 2).await;
+    let server = start(NoKafka, |c| c.limits.max_connections = 2).await;
     let first = server.connect_past_hello().await;
     let _second = server.connect_past_hello().await;
     match server.connect_to("/ws", &[]).await {
@@ -660,7 +550,7 @@ async fn past_max_connections_upgrades_get_503_until_one_leaves() {
 
 #[tokio::test]
 async fn without_the_token_a_socket_is_closed_with_1008() {
-    let server = Server::start(NoKafka, |c| c.token = Some("s3cret".into())).await;
+    let server = start(NoKafka, |c| c.token = Some("s3cret".into())).await;
     let check = |path: &'static str, expected: Result<(), u16>| {
         let server = &server;
         async move {
@@ -686,7 +576,7 @@ async fn without_the_token_a_socket_is_closed_with_1008() {
 
 #[tokio::test]
 async fn produce_is_forbidden_unless_allowed() {
-    let read_only = Server::start(bank(), |_| {}).await;
+    let read_only = start(bank(), |_| {}).await;
     let mut socket = read_only.connect_past_hello().await;
     send(
         &mut socket,
@@ -706,7 +596,7 @@ async fn produce_is_forbidden_unless_allowed() {
             .contains("--allow-produce")
     );
 
-    let writable = Server::start(bank(), |c| {
+    let writable = start(bank(), |c| {
         c.allow_produce = true;
         c.topics = Some(regex::Regex::new("^bank$").unwrap());
     })
@@ -743,7 +633,7 @@ async fn produce_is_forbidden_unless_allowed() {
 
 #[tokio::test]
 async fn subscriptions_are_limited_per_connection_and_ids_are_unique() {
-    let server = Server::start(bank().with_topic("orders", Vec::new()), |c| {
+    let server = start(bank().with_topic("orders", Vec::new()), |c| {
         c.limits.max_subscriptions = 2;
         c.topics = Some(regex::Regex::new("^(?:bank|orders)$").unwrap());
     })
@@ -807,7 +697,7 @@ async fn group_offsets_are_relayed_and_refused_as_documented() {
         ("billing".into(), "bank".into()),
         BTreeMap::from([(0, 3), (1, 0)]),
     );
-    let server = Server::start(canned, |config| {
+    let server = start(canned, |config| {
         config.topics = Some(regex::Regex::new("^bank$").unwrap());
     })
     .await;
@@ -863,7 +753,7 @@ async fn caught_up_comes_when_the_backend_says_a_partition_ending_in_markers_rea
     let backend = Canned::default()
         .with_topic("txn", batches)
         .with_markers("txn", 2);
-    let server = Server::start(backend, |_| {}).await;
+    let server = start(backend, |_| {}).await;
     let mut socket = server.connect_past_hello().await;
     send(
         &mut socket,
@@ -881,7 +771,7 @@ async fn caught_up_comes_when_the_backend_says_a_partition_ending_in_markers_rea
 #[tokio::test]
 async fn a_subscription_relays_records_then_caught_up_then_live_records() {
     let backend = bank();
-    let server = Server::start(backend.clone(), |_| {}).await;
+    let server = start(backend.clone(), |_| {}).await;
     let mut socket = server.connect_past_hello().await;
     send(
         &mut socket,
@@ -941,7 +831,7 @@ async fn a_subscription_relays_records_then_caught_up_then_live_records() {
 #[tokio::test]
 async fn a_rebuild_is_counted_and_invisible_to_the_client() {
     let backend = bank();
-    let server = Server::start(backend.clone(), |_| {}).await;
+    let server = start(backend.clone(), |_| {}).await;
     let mut socket = server.connect_past_hello().await;
     send(
         &mut socket,
@@ -974,7 +864,7 @@ async fn a_rebuild_is_counted_and_invisible_to_the_client() {
 #[tokio::test]
 async fn backend_errors_reach_the_client_with_their_code() {
     let backend = bank();
-    let server = Server::start(backend.clone(), |_| {}).await;
+    let server = start(backend.clone(), |_| {}).await;
     let mut socket = server.connect_past_hello().await;
     // The backend refuses a topic the filter lets through.
     send(
@@ -1006,7 +896,7 @@ async fn backend_errors_reach_the_client_with_their_code() {
     );
 
     // Without Kafka, every Kafka request says how to get it.
-    let server = Server::start(NoKafka, |_| {}).await;
+    let server = start(NoKafka, |_| {}).await;
     let mut socket = server.connect_past_hello().await;
     send(&mut socket, json!({"type":"list_topics","id":1})).await;
     let reply = next(&mut socket).await;
@@ -1017,7 +907,7 @@ async fn backend_errors_reach_the_client_with_their_code() {
 #[tokio::test]
 async fn pause_stops_the_backend_and_the_frames_until_resume() {
     let backend = Canned::default().with_topic("bank", Vec::new());
-    let server = Server::start(backend.clone(), |_| {}).await;
+    let server = start(backend.clone(), |_| {}).await;
     let mut socket = server.connect_past_hello().await;
     send(
         &mut socket,
@@ -1048,7 +938,7 @@ async fn pause_stops_the_backend_and_the_frames_until_resume() {
 
 #[tokio::test]
 async fn graceful_shutdown_closes_sockets_with_resume_offsets_and_ends_run() {
-    let server = Server::start(bank(), |_| {}).await;
+    let server = start(bank(), |_| {}).await;
     let mut socket = server.connect_past_hello().await;
     send(
         &mut socket,
@@ -1056,7 +946,7 @@ async fn graceful_shutdown_closes_sockets_with_resume_offsets_and_ends_run() {
     )
     .await;
     while next(&mut socket).await["type"] != "caught_up" {}
-    let stopping = tokio::spawn(server.stop());
+    let stopping = tokio::spawn(server.stop(Duration::from_secs(10)));
     let mut before = Vec::new();
     let (code, _) = close_code(&mut socket, &mut before).await;
     assert_eq!(code, 1001);
@@ -1073,7 +963,7 @@ async fn graceful_shutdown_closes_sockets_with_resume_offsets_and_ends_run() {
 async fn a_client_that_stops_reading_is_paused_then_closed() {
     // Endless batches of large records, as a busy topic would give.
     let backend = Canned::default().with_topic("bank", Vec::new());
-    let server = Server::start(backend.clone(), |c| {
+    let server = start(backend.clone(), |c| {
         c.limits.outbound_queue = 2;
         c.limits.slow_client_timeout = Duration::from_millis(500);
     })
@@ -1164,7 +1054,7 @@ async fn the_bridge_relays_a_real_topic_and_produces_back() {
         result.unwrap();
     }
     let backend = KafkaBackend::new(client, None, true).unwrap();
-    let server = Server::start(backend, |c| c.allow_produce = true).await;
+    let server = start(backend, |c| c.allow_produce = true).await;
     assert_eq!(
         server.get("/healthz").await,
         (200, r#"{"ok":true,"kafka":"reachable"}"#.to_owned())

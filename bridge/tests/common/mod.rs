@@ -1,6 +1,9 @@
-//! Helpers shared by the tests that talk to the real broker from `scripts/kafka`.
+//! Helpers shared by the bridge's tests: the real broker from `scripts/kafka`, and a
+//! running `eventfold serve` with its clients ([`served`]).
 
 #![allow(dead_code)] // Each test file uses its own subset.
+
+pub mod served;
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
