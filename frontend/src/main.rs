@@ -150,15 +150,9 @@ fn App() -> Html {
         }
     });
 
-    // A command's event is appended to the editor's text, so it is there to see and
-    // edit and nothing typed before is lost; the replay moves to the end to show it.
     let on_command = {
-        let sim = sim.clone();
         let dispatcher = dispatcher.clone();
-        Callback::from(move |line: String| {
-            dispatcher.dispatch(Action::EditEvents(edit::append(&sim.events_text, &line)));
-            dispatcher.dispatch(Action::End);
-        })
+        Callback::from(move |line: String| dispatcher.dispatch(Action::Command(line)))
     };
     // The topic log's buttons edit one line of the text; the replay stays where it is.
     let on_event_edit = {

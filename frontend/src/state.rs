@@ -25,7 +25,7 @@ use eventfold_core::keep::Session;
 use eventfold_core::lesson::{self, EditorReader, Frame};
 use eventfold_core::quiz::{self, Question};
 use eventfold_core::scenario::Command;
-use eventfold_core::{Cursor, Envelope, Mode, Phase, Projection, Trace, builtin, scenario};
+use eventfold_core::{Cursor, Envelope, Mode, Phase, Projection, Trace, builtin, edit, scenario};
 use yew::Reducible;
 
 use crate::replay;
@@ -150,9 +150,10 @@ pub enum Action {
     EditEvents(String),
     PickProjection(String),
     EditProjection(String),
-    /// Issues one of the lesson's commands: its event is appended to the log, and
-    /// the replay moves to the end to show what it did.
-    Command(usize),
+    /// Issues a command: its event (an NDJSON line) is appended to the editor's
+    /// text, so it is there to see and edit and nothing typed before is lost, and the
+    /// replay stops at the end to show what it did.
+    Command(String),
     /// The scan's invariant was edited.
     EditInvariant(String),
     /// Picks the projection to compare with (empty: none).
@@ -529,21 +530,11 @@ impl Reducible for Sim {
                     Err(error) => sim.spec_error = Some(error.to_string()),
                 }
             }
-            Action::Command(index) => {
-                if let Some(command) = sim.commands.get(index).cloned() {
-                    // Appended to the editor's text, so the event is there to see and
-                    // edit, and nothing typed before is lost.
-                    let mut text = sim.events_text.to_string();
-                    if !text.is_empty() && !text.ends_with('\n') {
-                        text.push('\n');
-                    }
-                    text.push_str(&command.line);
-                    text.push('\n');
-                    sim.events_text = text.into();
-                    sim.refold();
-                    sim.playing = false;
-                    sim.move_to(sim.steps());
-                }
+            Action::Command(line) => {
+                sim.events_text = edit::append(&sim.events_text, &line).into();
+                sim.refold();
+                sim.playing = false;
+                sim.move_to(sim.steps());
             }
             Action::EditInvariant(text) => {
                 sim.invariant_text = text;
