@@ -435,6 +435,18 @@ impl EditorReader {
     /// The next event of `text` (always the same text) with its editor line, or
     /// `None` at the end.
     pub fn next_event(&mut self, topic: &str, text: &str) -> Option<(i64, Envelope)> {
+        self.next_event_text(topic, text)
+            .map(|(line, envelope, _)| (line, envelope))
+    }
+
+    /// As [`EditorReader::next_event`], with the line's text when it is exactly the
+    /// JSON of the event's value (no `"@key"` or `"@partition"` lifted out of it), for
+    /// [`Trace::extend_from_text`].
+    pub fn next_event_text<'t>(
+        &mut self,
+        topic: &str,
+        text: &'t str,
+    ) -> Option<(i64, Envelope, Option<&'t [u8]>)> {
         let bytes = text.as_bytes();
         loop {
             if self.position >= bytes.len() {
@@ -452,11 +464,15 @@ impl EditorReader {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            return Some((index, self.envelope(topic, line)));
+            let (envelope, lifted) = self.envelope(topic, line);
+            let json_text = (!lifted && matches!(envelope.value, Payload::Json(_))).then_some(line);
+            return Some((index, envelope, json_text));
         }
     }
 
-    fn envelope(&mut self, topic: &str, line: &[u8]) -> Envelope {
+    /// The event of one line, and whether a field was lifted out of its value.
+    fn envelope(&mut self, topic: &str, line: &[u8]) -> (Envelope, bool) {
+        let mut lifted = false;
         let mut envelope = Envelope {
             topic: topic.to_owned(),
             partition: 0,
@@ -467,24 +483,25 @@ impl EditorReader {
             value: Payload::decode(Some(line)),
         };
         if let Payload::Json(Value::Object(event)) = &mut envelope.value {
-            if let Some(Value::String(key)) = event.get(KEY_FIELD) {
+            if let Some(Value::String(key)) = crate::projection::field(event, KEY_FIELD) {
                 envelope.key = Some(key.as_bytes().to_vec());
                 event.shift_remove(KEY_FIELD);
+                lifted = true;
             }
-            let partition = event
-                .get(PARTITION_FIELD)
+            let partition = crate::projection::field(event, PARTITION_FIELD)
                 .and_then(Value::as_i64)
                 .and_then(|p| i32::try_from(p).ok())
                 .filter(|p| (0..crate::sim::MAX_PARTITIONS).contains(p));
             if let Some(partition) = partition {
                 envelope.partition = partition;
                 event.shift_remove(PARTITION_FIELD);
+                lifted = true;
             }
         }
         let offset = self.next_offset.entry(envelope.partition).or_insert(0);
         envelope.offset = *offset;
         *offset += 1;
-        envelope
+        (envelope, lifted)
     }
 }
 
@@ -543,6 +560,7 @@ mod tests {
     use super::*;
     use crate::fold::Mode;
     use crate::scenario;
+    use std::sync::Arc;
 
     fn orders() -> Trace {
         let s = scenario::orders();
@@ -760,6 +778,55 @@ mod tests {
             odd.events[0].value,
             Payload::Json(serde_json::json!({"@partition": -1, "type": "x"}))
         );
+    }
+
+    #[test]
+    fn a_trace_that_keeps_the_lines_as_typed_gives_back_the_same_events() {
+        // Spacing, a lifted key and partition (the line is then not the value's JSON),
+        // a key that is not a string (kept in the value), a duplicate field (the last
+        // wins, as when parsing the value), a line that is not JSON and a blank line.
+        let text = concat!(
+            "{ \"type\" : \"deposit\", \"amount\": 5 }\n",
+            "{\"@key\":\"alice\",\"@partition\":1,\"type\":\"deposit\",\"amount\":2}\r\n",
+            "{\"@key\":7,\"type\":\"withdrawal\",\"amount\":1}\n",
+            "\n",
+            "{\"type\":\"deposit\",\"amount\":1,\"amount\":3}\n",
+            "{\"type\":deposit}\n",
+        );
+        let mut reader = EditorReader::default();
+        let mut read = Vec::new();
+        while let Some((_, envelope, json)) = reader.next_event_text("t", text) {
+            read.push((
+                envelope,
+                json.map(|j| String::from_utf8_lossy(j).into_owned()),
+            ));
+        }
+        let kept: Vec<Option<&str>> = read.iter().map(|(_, j)| j.as_deref()).collect();
+        assert_eq!(
+            kept,
+            vec![
+                Some("{ \"type\" : \"deposit\", \"amount\": 5 }"),
+                None,
+                Some("{\"@key\":7,\"type\":\"withdrawal\",\"amount\":1}"),
+                Some("{\"type\":\"deposit\",\"amount\":1,\"amount\":3}"),
+                None,
+            ]
+        );
+        let envelopes: Vec<Envelope> = read.iter().map(|(e, _)| e.clone()).collect();
+        let printed = Trace::new(
+            Arc::new(crate::builtin::bank::Bank),
+            Mode::Lenient,
+            envelopes.clone(),
+        );
+        let mut typed = Trace::new(Arc::new(crate::builtin::bank::Bank), Mode::Lenient, []);
+        typed.extend_from_text(
+            read.iter()
+                .map(|(e, j)| (e.clone(), j.as_deref().map(str::as_bytes))),
+        );
+        assert_eq!(typed.events().to_vec(), envelopes);
+        assert_eq!(printed.events().to_vec(), envelopes);
+        assert_eq!(typed.final_view(), printed.final_view());
+        assert_eq!(typed.errors(), printed.errors());
     }
 
     #[test]

@@ -90,8 +90,8 @@ impl Log {
         let value_bytes = &chunk.bytes[start..value_end];
         let value = match record.kind {
             Kind::Tombstone => Payload::Tombstone,
-            // The text was printed by serde_json from a `Value`, so it parses back to
-            // the same value; were the log corrupted, `decode` makes it a raw payload
+            // The text was printed by serde_json from a `Value`, or is the text the
+            // value was parsed from (`push_text`), so it parses back to the same value; were the log corrupted, `decode` makes it a raw payload
             // with its reason rather than panicking.
             Kind::Json => Payload::decode(Some(value_bytes)),
             Kind::Raw => Payload::Raw {
@@ -198,6 +198,14 @@ impl Log {
 
     /// Appends an event.
     pub fn push(&mut self, envelope: &Envelope) {
+        self.push_text(envelope, None);
+    }
+
+    /// Appends an event whose JSON value was parsed from `json_text`, which is kept as
+    /// it is instead of printing the value again: printing was the costliest step of
+    /// an import's fold in the page's wasm (docs/perf.md, "Page size"). The text must
+    /// parse to the envelope's value; it is ignored unless the value is JSON.
+    pub fn push_text(&mut self, envelope: &Envelope, json_text: Option<&[u8]>) {
         let topic = match self.topics.iter().rposition(|t| **t == *envelope.topic) {
             Some(i) => i,
             None => {
@@ -223,8 +231,13 @@ impl Log {
         let start = chunk.bytes.len();
         let kind = match &envelope.value {
             Payload::Json(value) => {
-                // Writing a `Value` into a Vec cannot fail.
-                let _ = serde_json::to_writer(&mut chunk.bytes, value);
+                match json_text {
+                    Some(text) => chunk.bytes.extend_from_slice(text),
+                    // Writing a `Value` into a Vec cannot fail.
+                    None => {
+                        let _ = serde_json::to_writer(&mut chunk.bytes, value);
+                    }
+                }
                 Kind::Json
             }
             Payload::Tombstone => Kind::Tombstone,

@@ -124,12 +124,25 @@ pub fn payload_object(envelope: &Envelope) -> Result<&serde_json::Map<String, Va
     }
 }
 
+/// A field of a JSON object. An event has a handful of fields: comparing their names
+/// one by one costs less than hashing the name (serde_json's map hashes with SipHash),
+/// and it keeps the fold fast in the page's wasm, where eventfold-core is optimised
+/// for size and the hasher is not inlined (docs/perf.md, "Page size").
+pub fn field<'a>(map: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
+    if map.len() <= 8 {
+        map.iter()
+            .find_map(|(key, value)| (key == name).then_some(value))
+    } else {
+        map.get(name)
+    }
+}
+
 /// A required string field.
 pub fn str_field<'a>(
     map: &'a serde_json::Map<String, Value>,
     field: &str,
 ) -> Result<&'a str, ApplyError> {
-    match map.get(field) {
+    match self::field(map, field) {
         None => Err(ApplyError::MissingField {
             field: field.into(),
         }),
@@ -140,7 +153,7 @@ pub fn str_field<'a>(
 
 /// A required integer field (JSON number without a fraction, within i64).
 pub fn int_field(map: &serde_json::Map<String, Value>, field: &str) -> Result<i64, ApplyError> {
-    match map.get(field) {
+    match self::field(map, field) {
         None => Err(ApplyError::MissingField {
             field: field.into(),
         }),

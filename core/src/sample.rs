@@ -42,8 +42,14 @@ pub fn bank_balance(n: usize) -> i64 {
 /// does and fold it with the bank projection into a trace.
 pub fn import_bank(text: &str) -> Trace {
     let mut reader = EditorReader::default();
-    let events = std::iter::from_fn(|| reader.next_event("bank", text).map(|(_, e)| e));
-    Trace::new(Arc::new(Bank), Mode::Lenient, events)
+    let events = std::iter::from_fn(|| {
+        reader
+            .next_event_text("bank", text)
+            .map(|(_, envelope, json)| (envelope, json))
+    });
+    let mut trace = Trace::new(Arc::new(Bank), Mode::Lenient, []);
+    trace.extend_from_text(events);
+    trace
 }
 
 #[cfg(test)]

@@ -134,7 +134,16 @@ impl Trace {
     /// Appends events to the log and folds them (a live topic grows this way). The
     /// cost is the fold of the new events: nothing already folded is looked at again.
     pub fn extend(&mut self, events: impl IntoIterator<Item = Envelope>) {
-        for envelope in events {
+        self.extend_from_text(events.into_iter().map(|envelope| (envelope, None)));
+    }
+
+    /// As [`Trace::extend`], each event with the JSON text its value was parsed from
+    /// when there is one, which the log keeps as it is ([`Log::push_text`]).
+    pub fn extend_from_text<'t>(
+        &mut self,
+        events: impl IntoIterator<Item = (Envelope, Option<&'t [u8]>)>,
+    ) {
+        for (envelope, text) in events {
             let index = self.log.len();
             if index.is_multiple_of(self.snapshot_every) {
                 self.snapshots.push(self.head.view().clone());
@@ -148,7 +157,7 @@ impl Trace {
             if let Outcome::Failed(_, error) = outcome {
                 self.failures.push((index, error));
             }
-            self.log.push(&envelope);
+            self.log.push_text(&envelope, text);
         }
     }
 

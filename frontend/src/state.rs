@@ -412,12 +412,12 @@ impl Sim {
             let text = import.text.clone();
             let (reader, lines) = (&mut import.reader, &mut import.lines);
             let slice = std::iter::from_fn(|| {
-                let (line, envelope) = reader.next_event(self.topic, &text)?;
+                let (line, envelope, json) = reader.next_event_text(self.topic, &text)?;
                 lines.push(line);
-                Some(envelope)
+                Some((envelope, json))
             })
             .take(IMPORT_SLICE);
-            import.trace.extend(slice);
+            import.trace.extend_from_text(slice);
             let read = import.reader.position();
             self.busy = Some(format!(
                 "Importing: {} events folded, {} of {} read ({}%)…",

@@ -149,7 +149,11 @@ impl Projection for Bank {
             balance: state.get("balance").and_then(Value::as_i64).unwrap_or(0),
         };
         account.apply(event)?;
-        state["balance"] = Value::from(account.balance);
+        // Through `get_mut` first: a one-field map finds its field without hashing.
+        match state.get_mut("balance") {
+            Some(balance) => *balance = Value::from(account.balance),
+            None => state["balance"] = Value::from(account.balance),
+        }
         Ok(())
     }
 
