@@ -556,11 +556,35 @@ impl Reducible for Sim {
     }
 }
 
-/// A byte count as the page prints it: `812 B`, `31.9 MB`.
-fn size(bytes: usize) -> String {
-    match bytes {
-        0..1_000 => format!("{bytes} B"),
-        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
-        _ => format!("{:.1} MB", bytes as f64 / 1e6),
+/// A byte count as the page prints it: `812 B`, `1.5 kB`, `31.9 MB` (rounded to the
+/// nearest tenth). In integers: printing an `f64` to a precision (`{:.1}`) links
+/// 7.7 KB (gzipped, measured) of float formatting into the page (docs/perf.md).
+pub fn size(bytes: usize) -> String {
+    let (unit, name) = match bytes {
+        0..1_000 => return format!("{bytes} B"),
+        1_000..999_950 => (100, "kB"),
+        _ => (100_000, "MB"),
+    };
+    let tenths = (bytes + unit / 2) / unit;
+    format!("{}.{} {name}", tenths / 10, tenths % 10)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_are_printed_to_a_tenth() {
+        for (bytes, printed) in [
+            (0, "0 B"),
+            (999, "999 B"),
+            (1_000, "1.0 kB"),
+            (1_049, "1.0 kB"),
+            (1_050, "1.1 kB"),
+            (999_949, "999.9 kB"),
+            (999_950, "1.0 MB"),
+            (31_900_000, "31.9 MB"),
+            (31_949_999, "31.9 MB"),
+        ] {
+            assert_eq!(super::size(bytes), printed, "{bytes} bytes");
+        }
     }
 }

@@ -33,14 +33,13 @@ pub fn big_log(props: &BigLogProps) -> Html {
         .take(PREVIEW_LINES)
         .collect::<Vec<_>>()
         .join("\n");
-    let megabytes = props.text.len() as f64 / 1e6;
     html! {
         <section class="editor big-log" data-testid="big-log">
             <h3>{ "Events (NDJSON, one per line)" }</h3>
             <p class="note" data-testid="big-log-note">
-                { format!("This log has {} events ({megabytes:.1} MB): too many to edit in the page. \
+                { format!("This log has {} events ({}): too many to edit in the page. \
                     Its first {PREVIEW_LINES} lines are below; export it to edit it elsewhere, and \
-                    import it again.", props.events) }
+                    import it again.", props.events, crate::state::size(props.text.len())) }
             </p>
             if !keep::kept(props.text.len()) {
                 <p class="note" data-testid="keep-note">

@@ -55,6 +55,13 @@ struct Window {
     in_view: (u64, u64),
 }
 
+/// `value` within `0..=max` (`max` is never negative). Not `f64::clamp`: its check of
+/// its bounds formats them with `Debug` on failure, which links float printing into
+/// the page (docs/perf.md, "Page size").
+fn within(value: f64, max: f64) -> f64 {
+    value.max(0.0).min(max)
+}
+
 /// The window of a table of `steps` rows scrolled to `scroll` in a box `viewport`
 /// pixels high. When `centre` is given (the current row moved out of view), the
 /// window and its scroll position are centred on that row instead.
@@ -65,15 +72,17 @@ fn window(steps: u64, row_height: f64, viewport: f64, scroll: f64, centre: Optio
     let max_real = (total - viewport).max(0.0);
     let real_of = |scroll: f64| {
         if max_scroll > 0.0 {
-            scroll.clamp(0.0, max_scroll) * max_real / max_scroll
+            within(scroll, max_scroll) * max_real / max_scroll
         } else {
             0.0
         }
     };
     let (scroll, real) = match centre {
         Some(step) => {
-            let real = ((step - 1) as f64 * row_height - (viewport - row_height) / 2.0)
-                .clamp(0.0, max_real);
+            let real = within(
+                (step - 1) as f64 * row_height - (viewport - row_height) / 2.0,
+                max_real,
+            );
             let scroll = if max_real > 0.0 {
                 real * max_scroll / max_real
             } else {
@@ -81,7 +90,7 @@ fn window(steps: u64, row_height: f64, viewport: f64, scroll: f64, centre: Optio
             };
             (scroll, real)
         }
-        None => (scroll.clamp(0.0, max_scroll), real_of(scroll)),
+        None => (within(scroll, max_scroll), real_of(scroll)),
     };
     let top_row = (real / row_height).floor() as u64; // 0-based
     let in_view = (viewport / row_height).ceil() as u64 + 1;
@@ -221,9 +230,12 @@ pub fn ProcessTable(props: &ProcessTableProps) -> Html {
         None => replay::rows_in(&props.trace, 1..=steps),
     };
     let spacer = |height: f64| {
+        // In hundredths of a pixel, printed from an integer: printing an `f64` links
+        // float formatting (7.7 KB gzipped, measured) into the page for this one number.
+        let centi = (height.max(0.0) * 100.0) as u64;
         html! {
             <tr class="spacer" aria-hidden="true">
-                <td colspan="6" style={format!("height: {height}px")}></td>
+                <td colspan="6" style={format!("height: {}.{:02}px", centi / 100, centi % 100)}></td>
             </tr>
         }
     };
