@@ -221,6 +221,12 @@ impl Log {
             self.partitions.push((envelope.partition, self.len));
         }
         if self.len.is_multiple_of(CHUNK) {
+            // The full chunk's text buffer grew by doubling: up to twice its text. It
+            // takes no more bytes, so it keeps only what it holds (about 10 B an event
+            // less for bank events; not when a clone of the log shares the chunk).
+            if let Some(full) = self.chunks.last_mut().and_then(Arc::get_mut) {
+                full.bytes.shrink_to_fit();
+            }
             self.chunks.push(Arc::new(Chunk {
                 records: Vec::with_capacity(CHUNK),
                 ..Chunk::default()
