@@ -41,7 +41,7 @@ pub fn trace_json(trace: &Trace) -> String {
             let event = event.as_ref();
             json!({
                 "step": step.step,
-                "phase": format!("{:?}", step.phase).to_lowercase(),
+                "phase": step.phase,
                 "partition": event.map(|e| e.partition),
                 "offset": event.map(|e| e.offset),
                 "action": step.action,

@@ -329,7 +329,9 @@ pub fn at_step(trace: &Trace, step: u64) -> Option<Question> {
         format!(
             "Step {} ({}) does not change {}: only applying an event does, so it is still {after}.",
             row.step,
-            row.action.to_lowercase(),
+            // ASCII only: `str::to_lowercase` links Unicode's case tables, 8 KB of the
+            // page's gzipped download, for a lower-case first word (docs/perf.md).
+            row.action.to_ascii_lowercase(),
             state_of(row)
         )
     };
