@@ -125,6 +125,10 @@ fn App() -> Html {
     let on_export_trace = {
         let sim = sim.clone();
         Callback::from(move |()| {
+            if sim.big() {
+                // The button is disabled then; a stray event must not build gigabytes.
+                return;
+            }
             let text = kept::trace_json(&sim.trace);
             keep::download(
                 &format!("{}-trace.json", sim.lesson),
@@ -233,7 +237,12 @@ fn App() -> Html {
             }) }
             <Quiz key={format!("{}-{}", sim.lesson, sim.generation)} questions={sim.quiz.clone()}
                 current={(*step_question).clone()} on_pick={on_pick.clone()} />
-            { export_import(&KeepProps { on_export_log, on_export_trace, on_import }) }
+            { export_import(&KeepProps {
+                on_export_log,
+                on_export_trace,
+                trace_off: sim.trace_export_off(),
+                on_import,
+            }) }
             <div class="editors">
                 if sim.big() {
                     { big_log(&BigLogProps {

@@ -314,6 +314,20 @@ impl Sim {
         self.trace.events().len() > BIG_LOG_EVENTS
     }
 
+    /// Why the trace is not exported, for a big log: its JSON holds every row (five
+    /// per event, each with its state), gigabytes for a million events, which would
+    /// take the tab down with the session in it.
+    pub fn trace_export_off(&self) -> Option<String> {
+        self.big().then(|| {
+            format!(
+                "Trace export is off for logs over {BIG_LOG_EVENTS} events: this one's trace \
+                 has {} rows, too many for one JSON file. Export the log instead; folding it \
+                 again gives the same trace.",
+                self.trace.len()
+            )
+        })
+    }
+
     /// Folds the log again for the comparisons, once per fold or pick; not for a big
     /// log, where the compare box says so.
     fn compare(&mut self) {

@@ -5,6 +5,8 @@ use yew::prelude::*;
 pub struct KeepProps {
     pub on_export_log: Callback<()>,
     pub on_export_trace: Callback<()>,
+    /// Why the trace cannot be exported (a big log), shown beside its disabled button.
+    pub trace_off: Option<String>,
     /// The NDJSON file chosen to replace the log.
     pub on_import: Callback<File>,
 }
@@ -37,7 +39,9 @@ pub fn export_import(props: &KeepProps) -> Html {
             <button data-testid="export-log" onclick={click(&props.on_export_log)}>
                 { "Export log (NDJSON)" }
             </button>
-            <button data-testid="export-trace" onclick={click(&props.on_export_trace)}>
+            <button data-testid="export-trace" onclick={click(&props.on_export_trace)}
+                disabled={props.trace_off.is_some()}
+                aria-describedby={props.trace_off.is_some().then_some("export-trace-note")}>
                 { "Export trace (JSON)" }
             </button>
             <label class="import">
@@ -45,6 +49,9 @@ pub fn export_import(props: &KeepProps) -> Html {
                 <input type="file" data-testid="import-log" accept=".ndjson,.jsonl,.json,.txt,application/x-ndjson"
                     {onchange} />
             </label>
+            if let Some(reason) = &props.trace_off {
+                <p class="note" id="export-trace-note" data-testid="export-trace-note">{ reason }</p>
+            }
         </section>
     }
 }
