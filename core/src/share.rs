@@ -15,11 +15,15 @@
 //! A log whose edit would not fit in [`MAX_LOG_CHARS`] is not put in the address at
 //! all ([`LinkLog::TooBig`]): the page says so rather than hand out a link that opens
 //! something else, or that a mail client or chat cuts short.
+//!
+//! The projection travels too when it is not the lesson's own ([`LinkProjection`]):
+//! `proj=NAME` for a built-in, or `spec=TEXT` for a declarative spec typed in the
+//! editor, TEXT written as the log's is and held to the same [`MAX_LOG_CHARS`].
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 use crate::lesson::{self, Link};
-use crate::scenario;
+use crate::{builtin, scenario};
 
 /// The longest `log=` value an address gets, in characters. Browsers take far longer
 /// addresses, but links pasted into mail, chats and slides are often cut near a few
@@ -28,6 +32,10 @@ pub const MAX_LOG_CHARS: usize = 4000;
 
 /// The key of the log in the address.
 const LOG_KEY: &str = "log";
+/// The key of a built-in projection's name in the address.
+const PROJECTION_KEY: &str = "proj";
+/// The key of a declarative spec's text in the address.
+const SPEC_KEY: &str = "spec";
 
 /// What TEXT keeps as it is: letters, digits, `-._~` and JSON's `{}[]:,`.
 const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
@@ -70,7 +78,31 @@ pub enum LinkLog {
     TooBig { chars: usize },
 }
 
-/// Why a link's log could not be read back.
+/// What the address says about the projection.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum LinkProjection {
+    /// The lesson's own: the address says nothing.
+    #[default]
+    Lesson,
+    /// Another projection the page offers by name: `proj=NAME`.
+    Named(String),
+    /// The `spec=` value of a declarative spec typed in the editor.
+    Spec(String),
+    /// The spec would take `chars` characters, over [`MAX_LOG_CHARS`]; the address
+    /// leaves the projection out.
+    TooBig { chars: usize },
+}
+
+/// The projection a link asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Picked {
+    /// A built-in's (or the lesson's own projection's) name.
+    Named(String),
+    /// A declarative spec's text.
+    Spec(String),
+}
+
+/// Why a link's log or projection could not be read back.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {
     #[error("expected log=START.END.TEXT")]
@@ -79,6 +111,8 @@ pub enum LinkError {
     NotUtf8,
     #[error("it keeps {kept} lines of a lesson log that has {lines}")]
     DoesNotFit { kept: usize, lines: usize },
+    #[error("no projection is called {0}")]
+    UnknownProjection(String),
 }
 
 /// The lesson's own log as the event editor shows it, or `None` for an unknown lesson.
@@ -141,20 +175,69 @@ pub fn apply(original: &str, value: &str) -> Result<String, LinkError> {
     Ok(format!("{head}{middle}{tail}"))
 }
 
-/// The address of a lesson at a step, with its log when edited and small enough.
-pub fn hash(scenario_id: &str, step: u64, log: &LinkLog) -> String {
+/// How the address carries the projection `name` folding lesson `scenario_id`'s log;
+/// `spec` is the editor's text when the projection is a declarative spec typed there.
+pub fn link_projection(scenario_id: &str, name: &str, spec: Option<&str>) -> LinkProjection {
+    if let Some(spec) = spec {
+        let value = encode(spec);
+        return if value.len() > MAX_LOG_CHARS {
+            LinkProjection::TooBig { chars: value.len() }
+        } else {
+            LinkProjection::Spec(value)
+        };
+    }
+    let own = scenario::by_id(scenario_id).map(|lesson| lesson.projection.name().to_owned());
+    if own.as_deref() == Some(name) {
+        LinkProjection::Lesson
+    } else {
+        LinkProjection::Named(name.to_owned())
+    }
+}
+
+/// The projection an address asks lesson `scenario_id` to be folded with, if it asks
+/// for one: a name the page offers (a built-in or the lesson's own), or a spec's text.
+pub fn picked(scenario_id: &str, hash: &str) -> Option<Result<Picked, LinkError>> {
+    if let Some(text) = value(hash, SPEC_KEY) {
+        return Some(decode(text).map(Picked::Spec));
+    }
+    let name = decode(value(hash, PROJECTION_KEY)?);
+    Some(name.and_then(|name| {
+        let own = scenario::by_id(scenario_id).map(|lesson| lesson.projection.name().to_owned());
+        if builtin::by_name(&name).is_some() || own.as_deref() == Some(name.as_str()) {
+            Ok(Picked::Named(name))
+        } else {
+            Err(LinkError::UnknownProjection(name))
+        }
+    }))
+}
+
+/// The address of a lesson at a step, with its log when edited and its projection
+/// when not the lesson's own, each when small enough.
+pub fn hash(scenario_id: &str, step: u64, log: &LinkLog, projection: &LinkProjection) -> String {
     let mut hash = Link::hash(scenario_id, step);
     if let LinkLog::Edited(value) = log {
         hash.push_str(&format!("&{LOG_KEY}={value}"));
+    }
+    match projection {
+        LinkProjection::Named(name) => {
+            hash.push_str(&format!("&{PROJECTION_KEY}={}", encode(name)));
+        }
+        LinkProjection::Spec(value) => hash.push_str(&format!("&{SPEC_KEY}={value}")),
+        LinkProjection::Lesson | LinkProjection::TooBig { .. } => {}
     }
     hash
 }
 
 /// The `log=` value of an address (a hash such as `#scenario=bank&log=…`), if any.
 pub fn log_value(hash: &str) -> Option<&str> {
+    value(hash, LOG_KEY)
+}
+
+/// The value of `key` in an address, if it has a non-empty one.
+fn value<'h>(hash: &'h str, key: &str) -> Option<&'h str> {
     hash.trim_start_matches(['#', '?'])
         .split('&')
-        .find_map(|pair| pair.strip_prefix(LOG_KEY)?.strip_prefix('='))
+        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
         .filter(|value| !value.is_empty())
 }
 
@@ -169,7 +252,7 @@ mod tests {
     /// `edited` goes into an address and comes back out of it unchanged.
     fn check_round_trip(edited: &str, expected_value: Option<&str>) {
         let log = link_log(BANK, edited);
-        let hash = hash("bank", 5, &log);
+        let hash = hash("bank", 5, &log, &LinkProjection::Lesson);
         match &log {
             LinkLog::Edited(value) => {
                 if let Some(expected) = expected_value {
@@ -191,7 +274,10 @@ mod tests {
     #[test]
     fn an_unedited_lesson_keeps_its_short_address() {
         assert_eq!(link_log(BANK, BANK), LinkLog::Unedited);
-        assert_eq!(hash("bank", 5, &LinkLog::Unedited), "#scenario=bank&step=5");
+        assert_eq!(
+            hash("bank", 5, &LinkLog::Unedited, &LinkProjection::Lesson),
+            "#scenario=bank&step=5"
+        );
         assert_eq!(log_value("#scenario=bank&step=5"), None);
     }
 
@@ -246,7 +332,10 @@ mod tests {
             panic!("a 6 KB log is too big: {log:?}");
         };
         assert!(chars > MAX_LOG_CHARS, "{chars}");
-        assert_eq!(hash("bank", 5, &log), "#scenario=bank&step=5");
+        assert_eq!(
+            hash("bank", 5, &log, &LinkProjection::Lesson),
+            "#scenario=bank&step=5"
+        );
     }
 
     fn check_error(value: &str, expected: &str) {
@@ -263,6 +352,84 @@ mod tests {
         check_error("x.0.", "expected log=START.END.TEXT");
         check_error("3.0.%FF", "its text is not UTF-8");
         check_error("3.1.", "it keeps 4 lines of a lesson log that has 3");
+    }
+
+    /// The projection `name` (with `spec` when typed) goes into lesson `id`'s address
+    /// as `expected` and comes back out as `back`.
+    fn check_projection(
+        id: &str,
+        name: &str,
+        spec: Option<&str>,
+        expected: &str,
+        back: Option<Picked>,
+    ) {
+        let projection = link_projection(id, name, spec);
+        let hash = hash(id, 4, &LinkLog::Unedited, &projection);
+        assert_eq!(hash, expected, "{name} {spec:?}");
+        assert_eq!(picked(id, &hash), back.map(Ok), "{hash}");
+        let link = Link::parse(&hash);
+        assert_eq!((link.scenario.as_deref(), link.step), (Some(id), Some(4)));
+    }
+
+    #[test]
+    fn the_projection_travels_when_it_is_not_the_lessons_own() {
+        check_projection("bank", "bank", None, "#scenario=bank&step=4", None);
+        check_projection(
+            "orders",
+            "bank",
+            None,
+            "#scenario=orders&step=4&proj=bank",
+            Some(Picked::Named("bank".into())),
+        );
+        // A lesson's own projection that is not a built-in is named as the page names it.
+        let own = scenario::by_id("snapshots")
+            .unwrap()
+            .projection
+            .name()
+            .to_owned();
+        check_projection("snapshots", &own, None, "#scenario=snapshots&step=4", None);
+        let spec =
+            "{\"name\": \"n\", \"events\": {\"*\": [{\"op\": \"inc\", \"field\": \"count\"}]}}";
+        check_projection(
+            "bank",
+            "custom",
+            Some(spec),
+            "#scenario=bank&step=4&spec={'name':%20'n',%20'events':%20{'%2A':%20[{'op':%20'inc',%20'field':%20'count'}]}}",
+            Some(Picked::Spec(spec.into())),
+        );
+        // With an edited log too, both come back.
+        let projection = link_projection("bank", "orders", None);
+        let hash = hash("bank", 2, &LinkLog::Edited("3.0.".into()), &projection);
+        assert_eq!(hash, "#scenario=bank&step=2&log=3.0.&proj=orders");
+        assert_eq!(log_value(&hash), Some("3.0."));
+        assert_eq!(
+            picked("bank", &hash),
+            Some(Ok(Picked::Named("orders".into())))
+        );
+    }
+
+    #[test]
+    fn a_projection_too_big_or_unknown_is_left_out_and_named() {
+        let spec = format!("{{\"name\": \"{}\"}}", "x".repeat(MAX_LOG_CHARS));
+        let projection = link_projection("bank", "custom", Some(&spec));
+        assert!(
+            matches!(projection, LinkProjection::TooBig { chars } if chars > MAX_LOG_CHARS),
+            "{projection:?}"
+        );
+        assert_eq!(
+            hash("bank", 5, &LinkLog::Unedited, &projection),
+            "#scenario=bank&step=5"
+        );
+        let unknown =
+            picked("bank", "#scenario=bank&proj=ledger").map(|p| p.map_err(|e| e.to_string()));
+        assert_eq!(
+            unknown,
+            Some(Err("no projection is called ledger".to_owned()))
+        );
+        let mangled =
+            picked("bank", "#scenario=bank&spec=%FF").map(|p| p.map_err(|e| e.to_string()));
+        assert_eq!(mangled, Some(Err("its text is not UTF-8".to_owned())));
+        assert_eq!(picked("bank", "#scenario=bank&step=5"), None);
     }
 
     #[test]

@@ -94,14 +94,20 @@ fn App() -> Html {
             }
         })
     });
-    // The log's part of the address, worked out once per fold, not per step.
-    let link_log = use_memo((sim.lesson, sim.generation), {
+    // The log's and the projection's part of the address, worked out once per fold
+    // (an edit or a pick), not per step.
+    let carried = use_memo((sim.lesson, sim.generation), {
         let sim = sim.clone();
-        move |(lesson, _)| url::link_log(lesson, &sim.events_text)
+        move |_| url::carried(&sim)
     });
     // The address and the stored step, written once stepping or scrubbing pauses
     // (and when the page is left), not on every frame of a scrub.
-    url::use_address(sim.lesson, sim.step(), link_log.clone());
+    url::use_address(sim.lesson, sim.step(), carried.clone());
+    // The link this page opened with is noted as it was read until anything changes.
+    let opened_generation = use_memo((), {
+        let generation = sim.generation;
+        move |_| generation
+    });
     // Every fold (an edit, a pick) is stored, so a reload resumes; the log only when
     // it changed, so stepping through a big one stays cheap.
     use_effect_with((sim.lesson, sim.generation), {
@@ -202,9 +208,9 @@ fn App() -> Html {
             { lesson_intro(sim.explanation, &sim.notes) }
             <Controls step={sim.step()} steps={sim.steps()} playing={sim.playing}
                 speed={sim.speed} on_action={on_action} busy={sim.busy.clone()} />
-            <Share log={link_log.clone()}
-                unreadable={(sim.generation == 0 && sim.lesson == opened.id)
-                    .then(|| opened.log.clone().and_then(Result::err).map(|e| e.to_string()))
+            <Share link={carried.clone()}
+                unreadable={(sim.generation == *opened_generation && sim.lesson == opened.id)
+                    .then(|| opened.unreadable())
                     .flatten()} />
             <Commands key={sim.lesson} commands={sim.commands.clone()} on_command={on_command} />
             { flow(frame.step.phase.stages()) }

@@ -1,7 +1,8 @@
-//! The lesson, the step and an edited log in the address bar
-//! (`#scenario=orders&step=4`, `…&log=3.0.eyJ0…`), so a teacher can send the exact
-//! log at the exact step and a test can open it directly. Older links
-//! (`?scenario=orders`) still open their lesson. What the log part says is core's
+//! The lesson, the step, an edited log and a projection other than the lesson's in
+//! the address bar (`#scenario=orders&step=4`, `…&log=3.0.{'type'…`, `…&proj=bank`,
+//! `…&spec={'name'…`), so a teacher can send the exact log, folded the same way, at
+//! the exact step, and a test can open it directly. Older links (`?scenario=orders`)
+//! still open their lesson. What the log and projection parts say is core's
 //! ([`eventfold_core::share`]); this module reads and writes the address.
 
 use std::rc::Rc;
@@ -9,13 +10,13 @@ use std::rc::Rc;
 use eventfold_core::keep::Session;
 use eventfold_core::lesson::Link;
 use eventfold_core::scenario;
-use eventfold_core::share::{self, LinkError, LinkLog};
+use eventfold_core::share::{self, LinkError, LinkLog, LinkProjection, Picked};
 use gloo_events::EventListener;
 use gloo_timers::callback::Timeout;
 use wasm_bindgen::JsValue;
 use yew::prelude::*;
 
-use crate::state::{Action, Sim};
+use crate::state::{Action, CUSTOM, Sim};
 
 /// What the address names.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,72 @@ pub struct Address {
     pub step: Option<u64>,
     /// The log the address holds, when it holds one: read back, or why not.
     pub log: Option<Result<String, LinkError>>,
+    /// The projection the address asks for, when it asks: read back, or why not.
+    pub projection: Option<Result<Picked, LinkError>>,
+}
+
+impl Address {
+    /// What could not be read of the link, for the note on the page.
+    pub fn unreadable(&self) -> Option<String> {
+        let log = self
+            .log
+            .as_ref()
+            .and_then(|log| log.as_ref().err())
+            .map(|why| {
+                format!("The link's log could not be read ({why}); this is the lesson's own log.")
+            });
+        let projection = self
+            .projection
+            .as_ref()
+            .and_then(|projection| projection.as_ref().err())
+            .map(|why| {
+                format!(
+                    "The link's projection could not be read ({why}); this is the lesson's own projection."
+                )
+            });
+        match (log, projection) {
+            (Some(log), Some(projection)) => Some(format!("{log} {projection}")),
+            (log, projection) => log.or(projection),
+        }
+    }
+
+    /// The actions that put a fresh lesson in the state the link describes: its log,
+    /// then its projection (a part that could not be read is left as the lesson's).
+    fn shared(&self) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if let Some(Ok(text)) = &self.log {
+            actions.push(Action::EditEvents(text.clone()));
+        }
+        match &self.projection {
+            Some(Ok(Picked::Named(name))) => actions.push(Action::PickProjection(name.clone())),
+            Some(Ok(Picked::Spec(text))) => actions.push(Action::EditProjection(text.clone())),
+            _ => {}
+        }
+        actions
+    }
+}
+
+/// What the address carries beyond the lesson and the step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Carried {
+    pub log: LinkLog,
+    pub projection: LinkProjection,
+}
+
+/// How the address carries `sim`'s log and projection.
+pub fn carried(sim: &Sim) -> Carried {
+    let id = sim.lesson;
+    Carried {
+        log: share::link_log(
+            &share::lesson_text(id).unwrap_or_default(),
+            &sim.events_text,
+        ),
+        projection: share::link_projection(
+            id,
+            &sim.projection_name,
+            (sim.projection_name == CUSTOM).then_some(sim.projection_text.as_str()),
+        ),
+    }
 }
 
 /// Reads the address bar.
@@ -49,12 +116,13 @@ pub fn read() -> Address {
         id,
         step: link.step,
         log,
+        projection: share::picked(id, &hash),
     }
 }
 
-/// The simulator the page opens with: the address's log at its step when it holds
-/// one (a shared link wins over what this browser kept), the lesson's own log when
-/// that log cannot be read, else the kept session.
+/// The simulator the page opens with: the address's log and projection at its step
+/// when it holds either (a shared link wins over what this browser kept; a part that
+/// cannot be read is the lesson's own), else the kept session.
 pub fn open(address: &Address, saved: Option<Session>) -> Sim {
     // A reload shows the step this tab was on: the address may not say it yet (it is
     // written once stepping pauses, and a reload's address is taken before the page
@@ -67,16 +135,19 @@ pub fn open(address: &Address, saved: Option<Session>) -> Sim {
         step: reloaded_step.or(address.step),
         ..address.clone()
     };
-    match &address.log {
-        Some(Ok(text)) => Rc::unwrap_or_clone(
-            Rc::new(Sim::open(address.id, None))
-                .reduce(Action::EditEvents(text.clone()))
-                .reduce(Action::Seek(address.step.unwrap_or(1))),
-        ),
-        // The note on the page says this is the lesson's own log, so it is.
-        Some(Err(_)) => Sim::open(address.id, address.step),
-        None => Sim::resume(address.id, address.step, saved),
+    if address.log.is_none() && address.projection.is_none() {
+        return Sim::resume(address.id, address.step, saved);
     }
+    let actions = address.shared();
+    if actions.is_empty() {
+        // Nothing could be read: the note on the page says this is the lesson as it is.
+        return Sim::open(address.id, address.step);
+    }
+    let mut sim = Rc::new(Sim::open(address.id, None));
+    for action in actions {
+        sim = sim.reduce(action);
+    }
+    Rc::unwrap_or_clone(sim.reduce(Action::Seek(address.step.unwrap_or(1))))
 }
 
 /// True when this page was loaded by a reload (the Navigation Timing entry's type).
@@ -92,26 +163,21 @@ fn reloaded() -> bool {
 }
 
 /// The actions that show a link followed in the same tab: another lesson, or a
-/// shared log, opens afresh; a step of the open lesson is only a seek, so its
-/// edits survive.
+/// shared log or projection, opens afresh; a step of the open lesson is only a
+/// seek, so its edits survive.
 pub fn follow(address: Address) -> Vec<Action> {
-    match address.log {
-        Some(Ok(text)) => vec![
-            Action::Open(address.id, None),
-            Action::EditEvents(text),
-            Action::Seek(address.step.unwrap_or(1)),
-        ],
-        _ => vec![Action::Follow(address.id, address.step)],
+    let shared = address.shared();
+    if shared.is_empty() {
+        return vec![Action::Follow(address.id, address.step)];
     }
+    let mut actions = vec![Action::Open(address.id, None)];
+    actions.extend(shared);
+    actions.push(Action::Seek(address.step.unwrap_or(1)));
+    actions
 }
 
-/// How the address carries the log typed over lesson `id`'s own.
-pub fn link_log(id: &str, text: &str) -> LinkLog {
-    share::link_log(&share::lesson_text(id).unwrap_or_default(), text)
-}
-
-/// Puts the lesson, step and log in the address bar.
-pub fn show(id: &str, step: u64, log: &LinkLog) {
+/// Puts the lesson, step, log and projection in the address bar.
+pub fn show(id: &str, step: u64, carried: &Carried) {
     let Some(window) = web_sys::window() else {
         return;
     };
@@ -123,7 +189,10 @@ pub fn show(id: &str, step: u64, log: &LinkLog) {
     // hash is the one place the lesson is named. A refusal (say, on a file:// page)
     // only costs the link, never the replay, so it is ignored.
     let path = window.location().pathname().unwrap_or_default();
-    let url = format!("{path}{}", share::hash(id, step, log));
+    let url = format!(
+        "{path}{}",
+        share::hash(id, step, &carried.log, &carried.projection)
+    );
     let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url));
 }
 
@@ -134,16 +203,16 @@ pub fn show(id: &str, step: u64, log: &LinkLog) {
 pub const SETTLE_MS: u32 = 250;
 
 /// Keeps the address ([`show`]) and the stored step ([`crate::keep::save_step`])
-/// naming lesson `id` at `step` with `log`. Another lesson or another log is written
-/// at once; a step alone once stepping has paused for [`SETTLE_MS`], and at once
+/// naming lesson `id` at `step` with `log` (its log and projection). Another lesson,
+/// log or projection is written at once; a step alone once stepping has paused for [`SETTLE_MS`], and at once
 /// when the page is hidden or left (`visibilitychange`, `pagehide`), so a reload
 /// still resumes at the step shown and a link copied still names it.
 #[hook]
-pub fn use_address(id: &'static str, step: u64, log: Rc<LinkLog>) {
+pub fn use_address(id: &'static str, step: u64, log: Rc<Carried>) {
     // What the address should say and does not yet, shared with the listeners.
-    let pending = use_mut_ref(|| None::<(&'static str, u64, Rc<LinkLog>)>);
-    // The lesson and log the address last named: a change of either is written at once.
-    let written = use_mut_ref(|| None::<(&'static str, Rc<LinkLog>)>);
+    let pending = use_mut_ref(|| None::<(&'static str, u64, Rc<Carried>)>);
+    // The lesson, log and projection the address last named: a change is written at once.
+    let written = use_mut_ref(|| None::<(&'static str, Rc<Carried>)>);
     let flush = {
         let pending = pending.clone();
         move || {

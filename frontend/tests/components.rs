@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use eventfold_core::lesson::Frame;
-use eventfold_core::share::{self, LinkLog};
+use eventfold_core::share::{self, LinkLog, LinkProjection};
 use eventfold_core::{Mode, Trace, quiz, scenario};
 use eventfold_frontend::components::announcer::{Announcer, AnnouncerProps};
 use eventfold_frontend::components::commands::{Commands, CommandsProps};
@@ -22,6 +22,7 @@ use eventfold_frontend::components::share::{Share, ShareProps};
 use eventfold_frontend::components::state_view::{StateView, StateViewProps};
 use eventfold_frontend::components::topic_log::{EventEdit, TopicLog, TopicLogProps};
 use eventfold_frontend::state::Action;
+use eventfold_frontend::url::Carried;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlElement, HtmlInputElement};
@@ -356,25 +357,41 @@ async fn share_says_what_the_address_holds_of_the_log() {
             .map(|n| (n.get_attribute("data-fits"), n.text_content().unwrap()))
     };
     let lesson = share::lesson_text("bank").unwrap();
-    let unedited = render::<Share>(ShareProps {
-        log: Rc::new(share::link_log(&lesson, &lesson)),
-        unreadable: None,
-    })
+    let link = |log: LinkLog, projection: LinkProjection| Rc::new(Carried { log, projection });
+    let share = |link: Rc<Carried>| {
+        render::<Share>(ShareProps {
+            link,
+            unreadable: None,
+        })
+    };
+    let unedited = share(link(
+        share::link_log(&lesson, &lesson),
+        LinkProjection::Lesson,
+    ))
     .await;
     assert_eq!(note(&unedited), None, "an unedited log needs no note");
+
+    let picked = share::link_projection("bank", "orders", None);
+    let (fits, text) =
+        note(&share(link(LinkLog::Unedited, picked)).await).expect("another projection is noted");
+    assert_eq!(fits.as_deref(), Some("true"));
+    assert!(text.contains("holds your projection"), "{text}");
 
     let big: String = (0..300).map(|n| format!("{{\"amount\":{n}}}\n")).collect();
     let log = share::link_log(&lesson, &big);
     assert!(matches!(log, LinkLog::TooBig { .. }), "{log:?}");
-    let too_big = render::<Share>(ShareProps {
-        log: Rc::new(log),
-        unreadable: None,
-    })
-    .await;
-    let (fits, text) = note(&too_big).expect("a too-big log is noted");
+    let (fits, text) =
+        note(&share(link(log, LinkProjection::Lesson)).await).expect("a too-big log is noted");
     assert_eq!(fits.as_deref(), Some("false"));
-    assert!(text.contains("too big for a link"), "{text}");
+    assert!(text.contains("log is too big for a link"), "{text}");
     assert!(text.contains("Export the log"), "{text}");
+
+    let spec = format!("{{\"name\": \"{}\"}}", "x".repeat(5000));
+    let projection = share::link_projection("bank", "custom", Some(&spec));
+    let (fits, text) =
+        note(&share(link(LinkLog::Unedited, projection)).await).expect("a too-big spec is noted");
+    assert_eq!(fits.as_deref(), Some("false"));
+    assert!(text.contains("projection is too big for a link"), "{text}");
 }
 
 #[wasm_bindgen_test]
