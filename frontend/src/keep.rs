@@ -1,4 +1,4 @@
-//! The browser side of keeping a session: localStorage, downloads and file reads.
+//! The browser side of keeping a session: web storage, downloads and file reads.
 //! What is kept is decided and written by core ([`eventfold_core::keep`]); this
 //! module only moves its text in and out of the browser.
 
@@ -24,23 +24,34 @@ pub fn kept(bytes: usize) -> bool {
     bytes <= KEEP_MAX_BYTES
 }
 
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok()?
+/// Where the session is kept: this tab's sessionStorage, which a reload keeps and
+/// another tab does not see, then localStorage, which outlives the tab. Each is
+/// written; a reload reads this tab's own first, so two tabs on one lesson each
+/// come back to their own step and edits, and a new tab opens the last one written.
+fn storages() -> impl Iterator<Item = web_sys::Storage> {
+    let window = web_sys::window();
+    let tab = window
+        .as_ref()
+        .and_then(|w| w.session_storage().ok().flatten());
+    let site = window.and_then(|w| w.local_storage().ok().flatten());
+    tab.into_iter().chain(site)
 }
 
-/// The session stored by the last visit, if any, at its last step.
+/// The session stored by this tab's last visit, or else the site's last, at its
+/// last step.
 pub fn load() -> Option<Session> {
-    let storage = storage()?;
-    let mut session = Session::from_json(&storage.get_item(SESSION_KEY).ok()??)?;
-    if let Some(step) = storage
-        .get_item(STEP_KEY)
-        .ok()
-        .flatten()
-        .and_then(|s| s.parse().ok())
-    {
-        session.step = step;
-    }
-    Some(session)
+    storages().find_map(|storage| {
+        let mut session = Session::from_json(&storage.get_item(SESSION_KEY).ok()??)?;
+        if let Some(step) = storage
+            .get_item(STEP_KEY)
+            .ok()
+            .flatten()
+            .and_then(|s| s.parse().ok())
+        {
+            session.step = step;
+        }
+        Some(session)
+    })
 }
 
 /// Stores the session. A log over [`KEEP_MAX_BYTES`], or one the browser refuses
@@ -48,9 +59,11 @@ pub fn load() -> Option<Session> {
 /// rather than left behind, so a reload opens the lesson afresh instead of an older
 /// edit, and the page has said the log is not kept.
 pub fn save(session: &Session) {
-    if let Some(storage) = storage() {
-        let stored =
-            kept(session.events.len()) && storage.set_item(SESSION_KEY, &session.to_json()).is_ok();
+    let json = kept(session.events.len()).then(|| session.to_json());
+    for storage in storages() {
+        let stored = json
+            .as_ref()
+            .is_some_and(|json| storage.set_item(SESSION_KEY, json).is_ok());
         if !stored {
             let _ = storage.remove_item(SESSION_KEY);
         }
@@ -86,7 +99,7 @@ pub fn use_import(progress: Option<(usize, usize)>, more: Callback<()>) {
 /// Stores the step alone, cheap whatever the log's size; written once stepping
 /// pauses ([`crate::url::use_address`]).
 pub fn save_step(step: u64) {
-    if let Some(storage) = storage() {
+    for storage in storages() {
         let _ = storage.set_item(STEP_KEY, &step.to_string());
     }
 }
