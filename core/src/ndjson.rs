@@ -25,10 +25,16 @@ pub fn parse(topic: &str, bytes: &[u8]) -> Vec<Envelope> {
 /// The non-blank lines of `bytes` with their 0-based line index, `\r\n` endings
 /// trimmed.
 pub fn lines(bytes: &[u8]) -> impl Iterator<Item = (i64, &[u8])> {
-    bytes
-        .split(|b| *b == b'\n')
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', bytes)
+        .chain(std::iter::once(bytes.len()))
+        .map(move |end| {
+            let line = &bytes[start..end];
+            start = end + 1;
+            line.strip_suffix(b"\r").unwrap_or(line)
+        })
         .enumerate()
-        .map(|(i, line)| (i as i64, line.strip_suffix(b"\r").unwrap_or(line)))
+        .map(|(i, line)| (i as i64, line))
         .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
 }
 
