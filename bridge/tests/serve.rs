@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 mod common;
 
-use common::served::{PAGE, Served, Socket, send, text_within};
+use common::served::{PAGE, Served, Socket, send, text_within, wasm_like};
 
 /// How long a test waits for a frame it expects.
 const WAIT: Duration = Duration::from_secs(5);
@@ -296,6 +296,40 @@ async fn the_page_is_served_with_index_html_for_unknown_paths() {
     check("/", 200, PAGE).await;
     check("/app.js", 200, "console.log('app')").await;
     check("/lesson/bank", 200, PAGE).await;
+}
+
+#[tokio::test]
+async fn the_page_is_gzipped_for_a_browser_that_accepts_it() {
+    use std::io::Read;
+    let server = start(NoKafka, |_| {}).await;
+    let original = wasm_like();
+    let (status, headers, body) = server
+        .get_with("/app.wasm", &[("accept-encoding", "gzip, deflate, br")])
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert_eq!(headers["content-type"], "application/wasm");
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    assert!(unzipped == original, "the gzipped body is the file");
+    assert!(
+        body.len() * 2 < original.len(),
+        "{} bytes sent for {}",
+        body.len(),
+        original.len()
+    );
+    // A client that does not ask gets the file as it is.
+    let (status, headers, body) = server.get_with("/app.wasm", &[]).await;
+    assert_eq!(status, 200);
+    assert!(headers.get("content-encoding").is_none(), "{headers:?}");
+    assert!(body[..] == original[..], "the file as it is");
+    // So does the API: /healthz and /metrics are not the page.
+    let (_, headers, _) = server
+        .get_with("/metrics", &[("accept-encoding", "gzip")])
+        .await;
+    assert!(headers.get("content-encoding").is_none(), "{headers:?}");
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ use axum::routing::get;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::sync::{Semaphore, watch};
+use tower_http::compression::Compression;
 use tower_http::services::{ServeDir, ServeFile};
 use tracing::{debug, warn};
 
@@ -96,10 +97,13 @@ impl<B: Backend> ServerState<B> {
 }
 
 /// The bridge's routes: `/ws`, `/healthz`, `/metrics`, and the page for every other
-/// path (a single-page app: unknown paths get index.html).
+/// path (a single-page app: unknown paths get index.html). The page's files are
+/// gzipped for a browser that accepts it: its wasm is what the page's download budget
+/// (250 KB) counts gzipped, and a classroom on one Wi-Fi fetches it many times.
 pub fn router<B: Backend>(state: ServerState<B>) -> Router {
     let dist = &state.config().dist;
-    let page = ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html")));
+    let page =
+        Compression::new(ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html"))));
     Router::new()
         .route("/ws", get(upgrade::<B>))
         .route("/healthz", get(healthz::<B>))

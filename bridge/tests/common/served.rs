@@ -27,6 +27,20 @@ pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// before it asks a broker anything.
 const HELLO_WAIT: Duration = Duration::from_secs(5);
 
+/// A page file the size of a small wasm module (64 KiB), compressible as code is:
+/// repeated runs of a few byte patterns with counters between them.
+pub fn wasm_like() -> Vec<u8> {
+    let mut bytes = b"\0asm\x01\0\0\0".to_vec();
+    let mut n: u32 = 0;
+    while bytes.len() < 64 * 1024 {
+        bytes.extend_from_slice(&[0x20, 0x00, 0x41]);
+        bytes.extend_from_slice(&n.to_le_bytes());
+        bytes.extend_from_slice(b"\x6a\x21\x01\x0b");
+        n = n.wrapping_mul(31).wrapping_add(7) % 1000;
+    }
+    bytes
+}
+
 /// The page the server serves from its dist directory.
 pub const PAGE: &str = "<!DOCTYPE html><title>eventfold test page</title>";
 
@@ -47,6 +61,7 @@ impl Served {
         let dist = tempfile::tempdir().unwrap();
         std::fs::write(dist.path().join("index.html"), PAGE).unwrap();
         std::fs::write(dist.path().join("app.js"), "console.log('app')").unwrap();
+        std::fs::write(dist.path().join("app.wasm"), wasm_like()).unwrap();
         let mut config = ServeConfig::new(dist.path());
         configure(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -97,19 +112,35 @@ impl Served {
 
     /// GET over HTTP/1.1: status and body.
     pub async fn get(&self, path: &str) -> (u16, String) {
+        let (status, _, body) = self.get_with(path, &[]).await;
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// GET `path` with extra request headers: the status, the response's headers and
+    /// its body as sent (not decompressed).
+    pub async fn get_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, hyper::HeaderMap, Bytes) {
         let stream = TcpStream::connect(self.addr).await.unwrap();
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .unwrap();
         tokio::spawn(connection);
-        let request = hyper::Request::get(path)
-            .header(hyper::header::HOST, self.addr.to_string())
-            .body(Empty::<Bytes>::new())
+        let mut request =
+            hyper::Request::get(path).header(hyper::header::HOST, self.addr.to_string());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = sender
+            .send_request(request.body(Empty::<Bytes>::new()).unwrap())
+            .await
             .unwrap();
-        let response = sender.send_request(request).await.unwrap();
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let body = response.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8_lossy(&body).into_owned())
+        (status, headers, body)
     }
 
     /// The line of /metrics that starts with `line_start`.
