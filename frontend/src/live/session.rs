@@ -107,6 +107,9 @@ impl Session {
     pub fn accept(&mut self, records: Vec<Record>) -> usize {
         let mut fresh = Vec::with_capacity(records.len());
         for record in records {
+            if self.before_start(&record) {
+                continue;
+            }
             let next = self.next.entry(record.partition).or_insert(i64::MIN);
             if record.offset < *next {
                 self.duplicates += 1;
@@ -127,6 +130,23 @@ impl Session {
         }
         self.trace.extend(fresh);
         folded
+    }
+
+    /// Whether `record` comes before a `timestamp` start and is read only because a
+    /// resume asked for its partition from the beginning. A resume names the offsets
+    /// of the partitions read so far, and the protocol starts every other partition
+    /// at its beginning; such a partition's records are dropped until the first one at
+    /// or after the start time, which is where the broker's lookup by time put the
+    /// replay before the break (Kafka's `offsetsForTimes`).
+    fn before_start(&self, record: &Record) -> bool {
+        match self.from {
+            StartFrom::Timestamp(start) => {
+                !self.resumes.is_empty()
+                    && !self.next.contains_key(&record.partition)
+                    && record.timestamp < start
+            }
+            _ => false,
+        }
     }
 
     /// The bridge's `caught_up`: every partition reached `high`. Positions before the
@@ -272,4 +292,81 @@ fn is_text_or_base64(value: &serde_json::Value) -> bool {
         || value
             .as_object()
             .is_some_and(|o| o.len() == 1 && o.contains_key("base64"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eventfold_core::builtin::bank::Bank;
+    use serde_json::json;
+
+    fn deposit(partition: i32, offset: i64, timestamp: i64, amount: i64) -> Record {
+        Record {
+            topic: "t".into(),
+            partition,
+            offset,
+            key: None,
+            timestamp,
+            headers: Vec::new(),
+            value: Some(WireBytes(json!({"type": "deposit", "amount": amount}))),
+        }
+    }
+
+    fn balance(session: &Session) -> serde_json::Value {
+        session.trace.final_view().to_json(&Bank)
+    }
+
+    #[test]
+    fn a_resume_of_a_timestamp_start_folds_nothing_from_before_it() {
+        let mut session = Session::new(
+            "t".into(),
+            StartFrom::Timestamp(1_000),
+            "s1".into(),
+            Arc::new(Bank),
+            Vec::new(),
+        );
+        // Before the break: partition 0 from its first record at or after 1 000;
+        // partition 1 had not sent anything yet.
+        assert_eq!(
+            session.accept(vec![deposit(0, 5, 1_000, 10), deposit(0, 6, 1_100, 20)]),
+            2
+        );
+        let from = session.resume_from();
+        assert_eq!(from, StartFrom::Offsets(BTreeMap::from([(0, 7)])));
+        session.resumed("s2".into(), &from, "connection lost".into());
+        // After it, partition 1 comes from its beginning: its records before 1 000 are
+        // not the replay's; from its first one at or after the start, all are (a later
+        // record with an earlier time included, as the broker's seek would give it).
+        let folded = session.accept(vec![
+            deposit(1, 0, 900, 1_000),
+            deposit(1, 1, 999, 1_000),
+            deposit(1, 2, 1_200, 1),
+            deposit(1, 3, 950, 2),
+            deposit(0, 7, 1_300, 4),
+        ]);
+        assert_eq!(folded, 3);
+        assert_eq!(balance(&session), json!({"balance": 37}));
+        assert_eq!(session.next, BTreeMap::from([(0, 8), (1, 4)]));
+        assert_eq!(session.duplicates, 0);
+    }
+
+    #[test]
+    fn other_starts_fold_every_record_a_resume_brings() {
+        let mut session = Session::new(
+            "t".into(),
+            StartFrom::Beginning(true),
+            "s1".into(),
+            Arc::new(Bank),
+            Vec::new(),
+        );
+        session.accept(vec![deposit(0, 0, 5, 10)]);
+        let from = session.resume_from();
+        session.resumed("s2".into(), &from, "connection lost".into());
+        assert_eq!(
+            session.accept(vec![deposit(1, 0, 1, 5), deposit(0, 0, 5, 10)]),
+            1
+        );
+        assert_eq!(balance(&session), json!({"balance": 15}));
+        assert_eq!(session.duplicates, 1, "offset 0 of partition 0 again");
+    }
 }
