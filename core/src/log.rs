@@ -91,8 +91,9 @@ impl Log {
         let value = match record.kind {
             Kind::Tombstone => Payload::Tombstone,
             // The text was printed by serde_json from a `Value`, or is the text the
-            // value was parsed from (`push_text`), so it parses back to the same value; were the log corrupted, `decode` makes it a raw payload
-            // with its reason rather than panicking.
+            // value was parsed from (`push_text`), so it parses back to the same
+            // value; were the log corrupted, `decode` makes it a raw payload with its
+            // reason rather than panicking.
             Kind::Json => Payload::decode(Some(value_bytes)),
             Kind::Raw => Payload::Raw {
                 bytes: value_bytes.to_vec(),
