@@ -36,6 +36,12 @@ async fn start<B: Backend>(backend: B, configure: impl FnOnce(&mut ServeConfig))
     Served::start(Arc::new(backend), configure).await
 }
 
+/// A `subscribe` frame from `from`, one of the starts without a value (`beginning`,
+/// `latest`).
+fn subscribe(id: &str, topic: &str, from: &str) -> Value {
+    json!({"type": "subscribe", "id": id, "topic": topic, "from": {from: true}})
+}
+
 /// The next text frame as JSON, skipping pings.
 async fn next(socket: &mut Socket) -> Value {
     text_within(socket, WAIT)
@@ -382,11 +388,7 @@ async fn metrics_count_connections_subscriptions_records_and_refusals() {
     let mut socket = server.connect_past_hello().await;
     send(&mut socket, json!({"type":"nonsense"})).await;
     assert_eq!(next(&mut socket).await["code"], "bad_request");
-    send(
-        &mut socket,
-        json!({"type":"subscribe","id":"s1","topic":"bank","from":{"beginning":true}}),
-    )
-    .await;
+    send(&mut socket, subscribe("s1", "bank", "beginning")).await;
     let mut records = 0;
     loop {
         let frame = next(&mut socket).await;
@@ -673,9 +675,8 @@ async fn subscriptions_are_limited_per_connection_and_ids_are_unique() {
     })
     .await;
     let mut socket = server.connect_past_hello().await;
-    let subscribe = |id: &str, topic: &str| json!({"type":"subscribe","id":id,"topic":topic,"from":{"latest":true}});
     // An empty topic is caught up at once.
-    send(&mut socket, subscribe("a", "orders")).await;
+    send(&mut socket, subscribe("a", "orders", "latest")).await;
     assert_eq!(
         next(&mut socket).await,
         json!({"type":"caught_up","sub":"a","high":{}})
@@ -692,30 +693,30 @@ async fn subscriptions_are_limited_per_connection_and_ids_are_unique() {
     };
     check(
         &mut socket,
-        subscribe("a", "orders"),
+        subscribe("a", "orders", "latest"),
         "bad_request",
         "exists already",
     )
     .await;
     check(
         &mut socket,
-        subscribe("b", "secret"),
+        subscribe("b", "secret", "latest"),
         "unknown_topic",
         "no topic \"secret\"",
     )
     .await;
-    send(&mut socket, subscribe("b", "orders")).await;
+    send(&mut socket, subscribe("b", "orders", "latest")).await;
     assert_eq!(next(&mut socket).await["type"], "caught_up");
     check(
         &mut socket,
-        subscribe("c", "orders"),
+        subscribe("c", "orders", "latest"),
         "bad_request",
         "at most 2 subscriptions",
     )
     .await;
     // Unsubscribing frees a place.
     send(&mut socket, json!({"type":"unsubscribe","id":"a"})).await;
-    send(&mut socket, subscribe("c", "orders")).await;
+    send(&mut socket, subscribe("c", "orders", "latest")).await;
     assert_eq!(next(&mut socket).await["sub"], "c");
 }
 
@@ -789,11 +790,7 @@ async fn caught_up_comes_when_the_backend_says_a_partition_ending_in_markers_rea
         .with_markers("txn", 2);
     let server = start(backend, |_| {}).await;
     let mut socket = server.connect_past_hello().await;
-    send(
-        &mut socket,
-        json!({"type":"subscribe","id":"t","topic":"txn","from":{"beginning":true}}),
-    )
-    .await;
+    send(&mut socket, subscribe("t", "txn", "beginning")).await;
     let records = next(&mut socket).await;
     assert_eq!(records["records"].as_array().unwrap().len(), 3);
     assert_eq!(
@@ -807,11 +804,7 @@ async fn a_subscription_relays_records_then_caught_up_then_live_records() {
     let backend = bank();
     let server = start(backend.clone(), |_| {}).await;
     let mut socket = server.connect_past_hello().await;
-    send(
-        &mut socket,
-        json!({"type":"subscribe","id":"s1","topic":"bank","from":{"beginning":true}}),
-    )
-    .await;
+    send(&mut socket, subscribe("s1", "bank", "beginning")).await;
     let mut seen: Vec<(i64, i64)> = Vec::new();
     loop {
         let frame = next(&mut socket).await;
@@ -867,11 +860,7 @@ async fn a_rebuild_is_counted_and_invisible_to_the_client() {
     let backend = bank();
     let server = start(backend.clone(), |_| {}).await;
     let mut socket = server.connect_past_hello().await;
-    send(
-        &mut socket,
-        json!({"type":"subscribe","id":"s1","topic":"bank","from":{"beginning":true}}),
-    )
-    .await;
+    send(&mut socket, subscribe("s1", "bank", "beginning")).await;
     while next(&mut socket).await["type"] != "caught_up" {}
     assert_eq!(
         server.metric("eventfold_subscription_rebuilds_total").await,
@@ -901,21 +890,13 @@ async fn backend_errors_reach_the_client_with_their_code() {
     let server = start(backend.clone(), |_| {}).await;
     let mut socket = server.connect_past_hello().await;
     // The backend refuses a topic the filter lets through.
-    send(
-        &mut socket,
-        json!({"type":"subscribe","id":"s9","topic":"gone","from":{"beginning":true}}),
-    )
-    .await;
+    send(&mut socket, subscribe("s9", "gone", "beginning")).await;
     assert_eq!(
         next(&mut socket).await,
         json!({"type":"error","id":"s9","code":"unknown_topic","message":"no such topic"})
     );
     // An error in the middle of a subscription.
-    send(
-        &mut socket,
-        json!({"type":"subscribe","id":"s1","topic":"bank","from":{"beginning":true}}),
-    )
-    .await;
+    send(&mut socket, subscribe("s1", "bank", "beginning")).await;
     while next(&mut socket).await["type"] != "caught_up" {}
     let (_, live) = backend.live();
     live.send(Err(BackendError::new(
@@ -943,11 +924,7 @@ async fn pause_stops_the_backend_and_the_frames_until_resume() {
     let backend = Canned::default().with_topic("bank", Vec::new());
     let server = start(backend.clone(), |_| {}).await;
     let mut socket = server.connect_past_hello().await;
-    send(
-        &mut socket,
-        json!({"type":"subscribe","id":"s1","topic":"bank","from":{"latest":true}}),
-    )
-    .await;
+    send(&mut socket, subscribe("s1", "bank", "latest")).await;
     assert_eq!(next(&mut socket).await["type"], "caught_up");
     let (mut paused, live) = backend.live();
 
@@ -974,11 +951,7 @@ async fn pause_stops_the_backend_and_the_frames_until_resume() {
 async fn graceful_shutdown_closes_sockets_with_resume_offsets_and_ends_run() {
     let server = start(bank(), |_| {}).await;
     let mut socket = server.connect_past_hello().await;
-    send(
-        &mut socket,
-        json!({"type":"subscribe","id":"s1","topic":"bank","from":{"beginning":true}}),
-    )
-    .await;
+    send(&mut socket, subscribe("s1", "bank", "beginning")).await;
     while next(&mut socket).await["type"] != "caught_up" {}
     let stopping = tokio::spawn(server.stop(Duration::from_secs(10)));
     let mut before = Vec::new();
@@ -1003,11 +976,7 @@ async fn a_client_that_stops_reading_is_paused_then_closed() {
     })
     .await;
     let mut socket = server.connect_past_hello().await;
-    send(
-        &mut socket,
-        json!({"type":"subscribe","id":"s1","topic":"bank","from":{"latest":true}}),
-    )
-    .await;
+    send(&mut socket, subscribe("s1", "bank", "latest")).await;
     assert_eq!(next(&mut socket).await["type"], "caught_up");
     let (mut paused, live) = backend.live();
     let feeder = tokio::spawn(async move {
@@ -1117,11 +1086,7 @@ async fn the_bridge_relays_a_real_topic_and_produces_back() {
     }
 
     let mut reader = server.connect_past_hello().await;
-    send(
-        &mut reader,
-        json!({"type":"subscribe","id":"s1","topic":topic,"from":{"beginning":true}}),
-    )
-    .await;
+    send(&mut reader, subscribe("s1", &topic, "beginning")).await;
     let mut offsets = Vec::new();
     loop {
         let frame = next(&mut reader).await;
