@@ -7,6 +7,7 @@
 //! groups of real applications.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use regex::Regex;
 use tokio::sync::{mpsc, watch};
 
-use super::hub::{Detached, Hubs, Spawner};
+use super::hub::{Detached, Hubs, Offer, Spawner};
 use super::subscription::{self, Pump, QuietEof, Sink};
 use super::watchdog::{Watch, Watchdog};
 use crate::backend::{
@@ -38,9 +39,14 @@ pub const PRODUCE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the producer waits to batch records: one browser produces one record at a
 /// time, so waiting longer would only add latency.
 pub const PRODUCE_LINGER_MS: u32 = 1;
-/// librdkafka's prefetch per subscription (`queued.max.messages.kbytes`): records
-/// fetched ahead of the browser. Small, so a thousand tailing browsers stay cheap.
-pub const PREFETCH_KBYTES: u32 = 4096;
+/// librdkafka's prefetch per subscription (`queued.max.messages.kbytes`, the default of
+/// `eventfold serve --prefetch-kbytes`): records fetched ahead of the browser. Small,
+/// so that subscriptions of browsers that stop reading stay cheap: with librdkafka's
+/// default (64 MiB) and then 4 MiB, 128 such subscriptions held 900 MiB.
+pub const PREFETCH_KBYTES: u32 = 256;
+/// The prefetch of `eventfold replay --topic`, which folds as fast as it can read and has
+/// one consumer: a larger prefetch keeps its fetches large.
+pub const REPLAY_PREFETCH_KBYTES: u32 = 4096;
 /// The most records librdkafka keeps fetched ahead per partition
 /// (`queued.min.messages`: it fetches while it holds fewer, 100 000 by default).
 pub const PREFETCH_RECORDS: u32 = 20_000;
@@ -48,10 +54,20 @@ pub const PREFETCH_RECORDS: u32 = 20_000;
 /// (`fetch.queue.backoff.ms`). The default, 1 s, stalls a replay that is a little slower
 /// than the broker for a second at a time: with it, a replay ran at 0.16× kcat's speed.
 pub const FETCH_QUEUE_BACKOFF_MS: u32 = 5;
-/// The most one fetch response may carry (`fetch.max.bytes`).
+/// The most one fetch response may carry (`fetch.max.bytes`), when the prefetch is
+/// larger.
 pub const FETCH_MAX_BYTES: u32 = 4 << 20;
-/// The most one partition may add to a fetch response (`max.partition.fetch.bytes`).
+/// The most one partition may add to a fetch response (`max.partition.fetch.bytes`),
+/// when the prefetch is larger.
 pub const PARTITION_FETCH_MAX_BYTES: u32 = 1 << 20;
+/// The most librdkafka calls that block (metadata, watermarks, creating a consumer)
+/// the backend runs at once, each on a thread of tokio's blocking pool.
+pub const MAX_BLOCKING_CALLS: usize = 8;
+/// How long a request meeting a transient error (a partition without a leader yet, as
+/// right after its topic was created) is retried before it fails.
+pub const TRANSIENT_RETRY: Duration = Duration::from_secs(10);
+/// The pause between two tries of a request that met a transient error.
+const TRANSIENT_BACKOFF: Duration = Duration::from_millis(100);
 /// Record batches a subscription holds for its session before it stops fetching.
 pub const BATCH_QUEUE: usize = 4;
 /// The group id of every subscription's consumer. Consumers only `assign`: they never
@@ -67,6 +83,9 @@ struct Inner {
     config: ClientConfig,
     brokers: String,
     topics: Option<Regex>,
+    /// Internal `__…` topics are visible too (`--internal-topics`, and the terminal's
+    /// replay, whose operator names the topic).
+    internal: AtomicBool,
     admin: AdminClient<DefaultClientContext>,
     producer: Option<FutureProducer>,
     /// Topics known to exist, so a produce does not ask for metadata every time.
@@ -74,7 +93,7 @@ struct Inner {
     /// Rebuilds subscriptions that stall while records wait.
     watchdog: Arc<Watchdog>,
     /// The configuration of every subscription's consumer.
-    consumer_config: Arc<ClientConfig>,
+    consumer_config: std::sync::RwLock<Arc<ClientConfig>>,
     /// The shared tails that caught-up subscriptions are handed over to.
     hubs: Arc<Hubs>,
     /// This backend, for the threads it starts.
@@ -128,11 +147,15 @@ impl KafkaBackend {
                     config: config.clone(),
                     brokers,
                     topics,
+                    internal: AtomicBool::new(false),
                     admin,
                     producer,
                     known_topics: Mutex::new(HashSet::new()),
                     watchdog: Arc::new(Watchdog::default()),
-                    consumer_config: Arc::new(consumer_config(&config)),
+                    consumer_config: std::sync::RwLock::new(Arc::new(consumer_config(
+                        &config,
+                        PREFETCH_KBYTES,
+                    ))),
                     hubs: Arc::new(Hubs::new(spawner)),
                     me: inner.clone(),
                 }
@@ -144,6 +167,26 @@ impl KafkaBackend {
     /// serve instead of consumers of their own.
     pub fn shared_tails(&self) -> (usize, usize) {
         self.inner.hubs.census()
+    }
+
+    /// Sets how much each subscription's consumer fetches ahead of its browser
+    /// (`--prefetch-kbytes`; [`PREFETCH_KBYTES`] by default), the main part of what an
+    /// open subscription costs in memory.
+    pub fn with_prefetch_kbytes(self, kbytes: u32) -> KafkaBackend {
+        let config = consumer_config(&self.inner.config, kbytes.max(1));
+        *self
+            .inner
+            .consumer_config
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+        self
+    }
+
+    /// Lets clients see internal `__…` topics too (`--internal-topics`); by default they
+    /// are hidden whatever the `--topics` filter matches.
+    pub fn with_internal_topics(self, visible: bool) -> KafkaBackend {
+        self.inner.internal.store(visible, Ordering::Relaxed);
+        self
     }
 
     /// How long a subscription may make no progress while records wait before it is
@@ -174,16 +217,49 @@ impl KafkaBackend {
 }
 
 /// Runs a blocking librdkafka call off the async threads.
+///
+/// At most [`MAX_BLOCKING_CALLS`] run at once: every `hello` lists topics and every
+/// `subscribe` reads metadata and watermarks, and 500 browsers connecting together
+/// made tokio start a blocking thread for each (its pool grows to 512).
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, BackendError> + Send + 'static,
 ) -> Result<T, BackendError> {
+    static CALLS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_BLOCKING_CALLS);
+    let _permit = CALLS
+        .acquire()
+        .await
+        .map_err(|e| BackendError::new(ErrorCode::Kafka, format!("Kafka task failed: {e}")))?;
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| BackendError::new(ErrorCode::Kafka, format!("Kafka task failed: {e}")))?
 }
 
+/// Whether `error` is one the cluster gets over by itself within moments: a leader
+/// being elected or moving, metadata not yet propagated.
+fn transient(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::NotLeaderForPartition
+                | RDKafkaErrorCode::LeaderNotAvailable
+                | RDKafkaErrorCode::UnknownLeaderEpoch
+                | RDKafkaErrorCode::FencedLeaderEpoch
+                | RDKafkaErrorCode::NotCoordinator
+                | RDKafkaErrorCode::CoordinatorLoadInProgress
+                | RDKafkaErrorCode::UnknownTopicOrPartition
+                | RDKafkaErrorCode::OffsetNotAvailable
+        )
+    )
+}
+
 pub(crate) fn kafka_error(context: &str, error: KafkaError) -> BackendError {
     BackendError::new(ErrorCode::Kafka, format!("{context}: {error}"))
+}
+
+/// Whether `topic` is one of Kafka's internal topics (`__consumer_offsets`,
+/// `__transaction_state`, …), by the naming rule Kafka reserves for them.
+pub fn is_internal(topic: &str) -> bool {
+    topic.starts_with("__")
 }
 
 fn unknown_topic(topic: &str) -> BackendError {
@@ -191,11 +267,21 @@ fn unknown_topic(topic: &str) -> BackendError {
 }
 
 impl Inner {
+    /// The configuration of a new subscription's consumer.
+    fn consumer_config(&self) -> Arc<ClientConfig> {
+        self.consumer_config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Whether clients may see `topic`: it matches the `--topics` filter (when there is
+    /// one), and it is not an internal `__…` topic unless internal topics were asked for
+    /// by name (`--internal-topics`). A filter such as `.*` must not expose
+    /// `__consumer_offsets`, which holds every consumer group's commits.
     fn visible(&self, topic: &str) -> bool {
-        match &self.topics {
-            Some(filter) => filter.is_match(topic),
-            None => !topic.starts_with("__"),
-        }
+        (self.internal.load(Ordering::Relaxed) || !is_internal(topic))
+            && self.topics.as_ref().is_none_or(|f| f.is_match(topic))
     }
 
     fn unreachable(&self, error: KafkaError) -> BackendError {
@@ -239,16 +325,31 @@ impl Inner {
             .ok_or_else(|| unknown_topic(topic))
     }
 
+    /// The low and high watermarks of one partition. A partition whose leader is not
+    /// known yet — a topic created a moment ago, or a leader moving — answers with a
+    /// transient error for a little while; such errors are retried for up to
+    /// [`TRANSIENT_RETRY`] before the request fails.
     fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64), BackendError> {
-        self.admin
-            .inner()
-            .fetch_watermarks(topic, partition, METADATA_TIMEOUT)
-            .map_err(|e| {
-                kafka_error(
-                    &format!("cannot read the watermarks of {topic:?} partition {partition}"),
-                    e,
-                )
-            })
+        let started = std::time::Instant::now();
+        loop {
+            match self
+                .admin
+                .inner()
+                .fetch_watermarks(topic, partition, METADATA_TIMEOUT)
+            {
+                Ok(marks) => return Ok(marks),
+                Err(e) if transient(&e) && started.elapsed() < TRANSIENT_RETRY => {
+                    tracing::debug!(topic, partition, "watermarks: {e}; retrying");
+                    std::thread::sleep(TRANSIENT_BACKOFF);
+                }
+                Err(e) => {
+                    return Err(kafka_error(
+                        &format!("cannot read the watermarks of {topic:?} partition {partition}"),
+                        e,
+                    ));
+                }
+            }
+        }
     }
 
     fn list_topics(&self) -> Result<Vec<TopicInfo>, BackendError> {
@@ -270,7 +371,15 @@ impl Inner {
 
 /// The configuration of a subscription's consumer: `config` plus what makes it a
 /// replay that joins no group, commits nothing and prefetches little.
-fn consumer_config(config: &ClientConfig) -> ClientConfig {
+///
+/// A fetch response is held whole while librdkafka parses it, beside the prefetch: so
+/// fetches are no larger than the prefetch either, and a subscription holds at most about
+/// twice `prefetch_kbytes` in librdkafka (a single record larger than that is still
+/// fetched: the broker always returns at least one record batch).
+fn consumer_config(config: &ClientConfig, prefetch_kbytes: u32) -> ClientConfig {
+    let prefetch = prefetch_kbytes.saturating_mul(1024);
+    let partition_fetch_max = PARTITION_FETCH_MAX_BYTES.min(prefetch);
+    let fetch_max = FETCH_MAX_BYTES.min(prefetch).max(partition_fetch_max);
     let mut config = config.clone();
     config
         .set("group.id", NEVER_COMMITTED_GROUP)
@@ -288,14 +397,14 @@ fn consumer_config(config: &ClientConfig) -> ClientConfig {
         // memory of an idle subscription (0.23 instead of 0.5 MiB), for metrics
         // nobody asked a throwaway consumer for.
         .set("enable.metrics.push", "false")
-        .set("queued.max.messages.kbytes", PREFETCH_KBYTES.to_string())
+        .set("queued.max.messages.kbytes", prefetch_kbytes.to_string())
         .set("queued.min.messages", PREFETCH_RECORDS.to_string())
         .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS.to_string())
-        .set("fetch.max.bytes", FETCH_MAX_BYTES.to_string())
-        .set(
-            "max.partition.fetch.bytes",
-            PARTITION_FETCH_MAX_BYTES.to_string(),
-        );
+        .set("fetch.max.bytes", fetch_max.to_string())
+        // librdkafka wants fetch.max.bytes at least message.max.bytes, the largest
+        // request this client sends (fetch requests are small).
+        .set("message.max.bytes", fetch_max.max(1000).to_string())
+        .set("max.partition.fetch.bytes", partition_fetch_max.to_string());
     config
 }
 
@@ -342,14 +451,20 @@ impl Inner {
             ));
         }
 
+        // Only a tail of every partition can share the topic's consumer.
+        let shareable = !until_high && selected == all;
+        if shareable && matches!(request.from, StartFrom::Latest(_)) {
+            return self.open_tail(topic, &all);
+        }
+
         let mut marks = BTreeMap::new();
         for &p in &selected {
             marks.insert(p, self.watermarks(topic, p)?);
         }
-        let consumer: BaseConsumer<QuietEof> =
-            self.consumer_config
-                .create_with_context(QuietEof)
-                .map_err(|e| kafka_error("cannot create a Kafka consumer", e))?;
+        let consumer: BaseConsumer<QuietEof> = self
+            .consumer_config()
+            .create_with_context(QuietEof)
+            .map_err(|e| kafka_error("cannot create a Kafka consumer", e))?;
         let starts = start_offsets(&consumer, topic, &request.from, &marks)?;
 
         let mut assignment = TopicPartitionList::with_capacity(starts.len());
@@ -374,8 +489,6 @@ impl Inner {
 
         let (tx, batches) = mpsc::channel(BATCH_QUEUE);
         let (paused, paused_rx) = watch::channel(false);
-        // Only a tail of every partition can share the topic's consumer.
-        let shareable = !until_high && selected == all;
         let pump = Pump {
             consumer,
             assignment,
@@ -387,7 +500,7 @@ impl Inner {
             // records; a subscription feeds a WebSocket, which sends text.
             encoded: !until_high,
             topic: topic.to_owned(),
-            config: self.consumer_config.clone(),
+            config: self.consumer_config(),
             watch: self.new_watch(topic, &starts),
             handover: shareable.then(|| self.hubs.clone()),
         };
@@ -397,6 +510,60 @@ impl Inner {
             batches,
             paused,
         })
+    }
+
+    /// A subscription of every partition of `topic` from the end of the log: it joins
+    /// the topic's shared tail, and only when there is none yet does it start one, with
+    /// a consumer at the high watermarks. Either way `high` is empty (nothing to replay,
+    /// so `caught_up` comes at once).
+    fn open_tail(self: &Arc<Self>, topic: &str, all: &[i32]) -> Result<Subscription, BackendError> {
+        let (tx, batches) = mpsc::channel(BATCH_QUEUE);
+        let (paused, paused_rx) = watch::channel(false);
+        let subscription = Subscription {
+            high: BTreeMap::new(),
+            batches,
+            paused,
+        };
+        // Where a new hub starts; a hub that exists is at an end of the log already.
+        let at: BTreeMap<i32, i64> = match self.hubs.position(topic) {
+            Some(at) if at.keys().copied().eq(all.iter().copied()) => at,
+            _ => all
+                .iter()
+                .map(|&p| Ok((p, self.watermarks(topic, p)?.1)))
+                .collect::<Result<_, BackendError>>()?,
+        };
+        let hub = match self.hubs.join_tail(topic, &at, &tx, &paused_rx) {
+            Offer::Become(hub) => hub,
+            Offer::Taken | Offer::NotNow => return Ok(subscription),
+        };
+        let at = hub.next();
+        let started = self
+            .consumer_at(topic, &at)
+            .and_then(|(consumer, assignment)| {
+                let pump = Pump {
+                    watch: self.new_watch(topic, &at),
+                    consumer,
+                    assignment,
+                    sink: Sink::Hub(hub.clone()),
+                    // A hub is never paused: a subscriber that wants a pause stays behind in
+                    // its backlog, then leaves.
+                    paused: watch::channel(false).1,
+                    high: BTreeMap::new(),
+                    stop_at_high: false,
+                    encoded: true,
+                    topic: topic.to_owned(),
+                    config: self.consumer_config(),
+                    handover: None,
+                };
+                subscription::spawn(pump, topic)
+            });
+        if let Err(e) = started {
+            // Every subscriber that joined meanwhile goes to a consumer of its own, which
+            // meets the error itself if it lasts.
+            hub.fan_out(Err(e.clone()), &at);
+            return Err(e);
+        }
+        Ok(subscription)
     }
 
     /// The committed offsets of `group` on every partition of `topic`. The consumer
@@ -448,10 +615,10 @@ impl Inner {
         topic: &str,
         at: &BTreeMap<i32, i64>,
     ) -> Result<(BaseConsumer<QuietEof>, TopicPartitionList), BackendError> {
-        let consumer: BaseConsumer<QuietEof> =
-            self.consumer_config
-                .create_with_context(QuietEof)
-                .map_err(|e| kafka_error("cannot create a Kafka consumer", e))?;
+        let consumer: BaseConsumer<QuietEof> = self
+            .consumer_config()
+            .create_with_context(QuietEof)
+            .map_err(|e| kafka_error("cannot create a Kafka consumer", e))?;
         let mut assignment = TopicPartitionList::with_capacity(at.len());
         for (&p, &offset) in at {
             assignment
@@ -482,7 +649,7 @@ impl Inner {
             stop_at_high: false,
             encoded: true,
             topic: topic.to_owned(),
-            config: self.consumer_config.clone(),
+            config: self.consumer_config(),
             watch: self.new_watch(topic, at),
             handover: Some(self.hubs.clone()),
         };

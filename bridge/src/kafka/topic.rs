@@ -47,7 +47,9 @@ pub fn read_topic(
     runtime.block_on(async {
         // The terminal is the operator's own: every topic is visible, internal ones too.
         let everything = Regex::new("").expect("the empty pattern compiles");
-        let backend = KafkaBackend::new(config, Some(everything), false)?;
+        let backend = KafkaBackend::new(config, Some(everything), false)?
+            .with_internal_topics(true)
+            .with_prefetch_kbytes(super::backend::REPLAY_PREFETCH_KBYTES);
         let low: BTreeMap<i32, i64> = backend
             .list_topics()
             .await?
