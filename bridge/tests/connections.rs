@@ -71,8 +71,9 @@ async fn closed_within(stream: &mut TcpStream, wait: Duration) -> Option<Duratio
 /// One stranger: a handshake with a wrong token, then nothing — no reply to the close
 /// frame — until the server closes the socket or a second has passed (how long the
 /// bridge used to wait for the reply). Returns the status line's first 12 bytes
-/// (`HTTP/1.1 101` when the server upgraded it), or `None` without an answer.
-async fn stranger(addr: std::net::SocketAddr) -> Option<[u8; 12]> {
+/// (`HTTP/1.1 101` when the server upgraded it) and when they came, as time since
+/// `started`; `None` without an answer.
+async fn stranger(addr: std::net::SocketAddr, started: Instant) -> Option<([u8; 12], Duration)> {
     let mut stream = TcpStream::connect(addr).await.ok()?;
     stream
         .write_all(handshake("wrong-wrong-wrong").as_bytes())
@@ -83,8 +84,9 @@ async fn stranger(addr: std::net::SocketAddr) -> Option<[u8; 12]> {
         .await
         .ok()?
         .ok()?;
+    let answered = started.elapsed();
     closed_within(&mut stream, Duration::from_secs(1)).await;
-    Some(head)
+    Some((head, answered))
 }
 
 /// During a flood of wrong-token handshakes (about 1,000 a second for 2 s, from four
@@ -107,7 +109,8 @@ async fn a_flood_of_wrong_tokens_does_not_keep_clients_out() {
     const CLIENT_EVERY: Duration = Duration::from_millis(10);
 
     let started = Instant::now();
-    // Handshakes answered, and of those upgraded (to be closed with 1008).
+    // Handshakes answered while the clients connected, and of all those answered, the
+    // ones upgraded (to be closed with 1008).
     let answered = Arc::new(AtomicUsize::new(0));
     let upgraded = Arc::new(AtomicUsize::new(0));
     let mut flooders = Vec::new();
@@ -122,8 +125,10 @@ async fn a_flood_of_wrong_tokens_does_not_keep_clients_out() {
                 let answered = Arc::clone(&answered);
                 let upgraded = Arc::clone(&upgraded);
                 attempts.push(tokio::spawn(async move {
-                    if let Some(head) = stranger(addr).await {
-                        answered.fetch_add(1, Ordering::Relaxed);
+                    if let Some((head, at)) = stranger(addr, started).await {
+                        if at < FLOOD {
+                            answered.fetch_add(1, Ordering::Relaxed);
+                        }
                         if &head == b"HTTP/1.1 101" {
                             upgraded.fetch_add(1, Ordering::Relaxed);
                         }
@@ -159,24 +164,25 @@ async fn a_flood_of_wrong_tokens_does_not_keep_clients_out() {
             failures.push(e);
         }
     }
-    let flood_time = started.elapsed();
     for flooder in flooders {
         flooder.await.unwrap();
     }
     let strangers = answered.load(Ordering::Relaxed);
     let upgraded = upgraded.load(Ordering::Relaxed);
-    let rate = strangers as f64 / flood_time.as_secs_f64();
+    let rate = strangers as f64 / FLOOD.as_secs_f64();
     let succeeded = attempts - failures.len();
     println!(
-        "flood: {strangers} wrong-token handshakes answered in {flood_time:.2?} ({rate:.0}/s), \
-         {upgraded} of them upgraded and closed with 1008; clients: {succeeded} of {attempts} \
+        "flood: {strangers} wrong-token handshakes answered in {FLOOD:?} ({rate:.0}/s), \
+         {upgraded} upgraded and closed with 1008 in all; clients: {succeeded} of {attempts} \
          connected ({:.1} %)",
         100.0 * succeeded as f64 / attempts as f64
     );
-    // The flood happened: on a loaded two-core machine the test reached 700-1,000 a
-    // second; fewer than 300 would not be a flood worth the name.
+    // The flood happened. The test reaches about 1,000 a second on two idle cores, and
+    // 200-300 when other builds load them. 150 a second is the least that still tells:
+    // strangers that each held a place for the second the bridge used to wait for their
+    // close reply would fill the 100 places at 100 a second.
     assert!(
-        rate >= 300.0,
+        rate >= 150.0,
         "only {rate:.0} wrong-token handshakes a second"
     );
     assert!(
