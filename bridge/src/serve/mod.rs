@@ -320,7 +320,8 @@ impl ServeArgs {
 pub enum ServeError {
     #[error(
         "refusing to listen on {addr} without --token: other machines could reach the bridge. \
-         Pass --token TOKEN (or set EVENTFOLD_TOKEN), or bind a loopback address such as 127.0.0.1:8080"
+         Set EVENTFOLD_TOKEN to a secret of at least {MIN_PUBLIC_TOKEN_CHARS} characters (--token shows in \
+         the process list), or bind a loopback address such as 127.0.0.1:8080"
     )]
     PublicWithoutToken { addr: SocketAddr },
     #[error("--token is empty or blank: give a secret, or leave --token out on a loopback address")]
