@@ -607,7 +607,19 @@ async fn without_the_token_a_socket_is_closed_with_1008() {
     check("/ws", Err(1008)).await;
     check("/ws?token=wrong", Err(1008)).await;
     check("/ws?token=s3cre", Err(1008)).await;
+    // A repeated token is refused like a wrong one, whichever copy is right.
+    check("/ws?token=s3cret&token=s3cret", Err(1008)).await;
+    check("/ws?token=wrong&token=s3cret", Err(1008)).await;
+    check("/ws?token=s3cret&token=wrong", Err(1008)).await;
     check("/ws?token=s3cret", Ok(())).await;
+    check("/ws?other=1&token=s3cret", Ok(())).await;
+    assert_eq!(
+        server
+            .metric("eventfold_connections_refused_total{reason=\"token\"}")
+            .await
+            .as_deref(),
+        Some("eventfold_connections_refused_total{reason=\"token\"} 6")
+    );
 }
 
 #[tokio::test]
@@ -1154,6 +1166,31 @@ fn serve_refuses_to_start_with_a_clear_message() {
         "must be at least 1",
     );
     check(&["--dist", &dist, "--token", ""], "--token is empty");
+    check(
+        &["--dist", &dist, "--token", "  "],
+        "--token is empty or blank",
+    );
+    // Other machines can reach a public address: its token must be long.
+    check(
+        &["--bind", "0.0.0.0:0", "--dist", &dist, "--token", " "],
+        "--token is empty or blank",
+    );
+    check(
+        &["--bind", "0.0.0.0:0", "--dist", &dist, "--token", "s3cret"],
+        "the token is too short to listen on 0.0.0.0:0: other machines could guess it. \
+         Give one of at least 16 characters (not counting spaces)",
+    );
+    check(
+        &[
+            "--bind",
+            "0.0.0.0:0",
+            "--dist",
+            &dist,
+            "--token",
+            "     15 characters",
+        ],
+        "the token is too short to listen on 0.0.0.0:0",
+    );
     check(
         &["--bind", "8080"],
         "give an address with the port, such as 127.0.0.1:8080",

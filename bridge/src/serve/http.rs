@@ -10,8 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::StreamExt;
-use serde::Deserialize;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower_http::compression::Compression;
 use tower_http::services::{ServeDir, ServeFile};
 use tracing::{debug, warn};
@@ -26,6 +25,16 @@ pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Close code for a connection without the right token (RFC 6455: policy violation).
 pub const CLOSE_POLICY: u16 = 1008;
 
+/// How long a refused WebSocket waits for the client's reply to its close frame, so
+/// the client reads the close code rather than a reset connection.
+pub const REFUSAL_LINGER: Duration = Duration::from_secs(1);
+
+/// Refused WebSockets that may wait for the client's close reply at once. A stranger
+/// who never replies would otherwise hold a socket for [`REFUSAL_LINGER`] per attempt;
+/// past this many, a refused socket is closed as soon as its close frame is written
+/// (a client that reads it still sees the code).
+pub const REFUSAL_LINGER_SLOTS: usize = 64;
+
 /// What every handler and session shares. Cloning it is cheap.
 pub struct ServerState<B> {
     inner: Arc<Inner<B>>,
@@ -37,6 +46,10 @@ struct Inner<B> {
     metrics: Metrics,
     /// One permit per WebSocket session (mini-redis's `limit_connections`).
     connections: Arc<Semaphore>,
+    /// One permit per connection before its upgrade ([`super::accept`]).
+    http_connections: Arc<Semaphore>,
+    /// One permit per refused WebSocket waiting for the client's close reply.
+    refusal_lingers: Arc<Semaphore>,
     /// Becomes true when the server shuts down; sessions watch it.
     shutdown: watch::Sender<bool>,
 }
@@ -52,12 +65,15 @@ impl<B> Clone for ServerState<B> {
 impl<B: Backend> ServerState<B> {
     pub fn new(config: ServeConfig, backend: Arc<B>) -> ServerState<B> {
         let connections = Arc::new(Semaphore::new(config.limits.max_connections));
+        let http_connections = Arc::new(Semaphore::new(config.limits.max_http_connections));
         ServerState {
             inner: Arc::new(Inner {
                 config,
                 backend,
                 metrics: Metrics::new(),
                 connections,
+                http_connections,
+                refusal_lingers: Arc::new(Semaphore::new(REFUSAL_LINGER_SLOTS)),
                 shutdown: watch::Sender::new(false),
             }),
         }
@@ -89,11 +105,31 @@ impl<B: Backend> ServerState<B> {
     /// Waits until every session has ended (all permits are back), at most `grace`.
     /// Returns whether they all did.
     pub async fn wait_for_sessions(&self, grace: Duration) -> bool {
-        let all = u32::try_from(self.inner.config.limits.max_connections).unwrap_or(u32::MAX);
-        tokio::time::timeout(grace, self.inner.connections.acquire_many(all))
-            .await
-            .is_ok()
+        let all = self.inner.config.limits.max_connections;
+        all_back(&self.inner.connections, all, grace).await
     }
+
+    /// A place for one more connection before its upgrade, if there is one.
+    pub(crate) fn try_http_connection(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.inner.http_connections)
+            .try_acquire_owned()
+            .ok()
+    }
+
+    /// Waits until every connection before its upgrade has ended, at most `grace`.
+    /// Returns whether they all did.
+    pub(crate) async fn wait_for_http_connections(&self, grace: Duration) -> bool {
+        let all = self.inner.config.limits.max_http_connections;
+        all_back(&self.inner.http_connections, all, grace).await
+    }
+}
+
+/// Whether all `permits` of `semaphore` are back within `grace`.
+async fn all_back(semaphore: &Semaphore, permits: usize, grace: Duration) -> bool {
+    let permits = u32::try_from(permits).unwrap_or(u32::MAX);
+    tokio::time::timeout(grace, semaphore.acquire_many(permits))
+        .await
+        .is_ok()
 }
 
 /// The bridge's routes: `/ws`, `/healthz`, `/metrics`, and the page for every other
@@ -112,17 +148,14 @@ pub fn router<B: Backend>(state: ServerState<B>) -> Router {
         .with_state(state)
 }
 
-#[derive(Debug, Deserialize)]
-struct WsQuery {
-    token: Option<String>,
-}
-
-/// Checks the origin, the connection limit and the token, and upgrades. Everything
+/// Checks the origin, the token and the connection limit, and upgrades. Everything
 /// else happens in the session.
 async fn upgrade<B: Backend>(
     State(state): State<ServerState<B>>,
     headers: HeaderMap,
-    Query(query): Query<WsQuery>,
+    // Every pair, so that a repeated `token` is seen (and refused) rather than failing
+    // the extractor with an HTTP 400 a page could not read.
+    Query(query): Query<Vec<(String, String)>>,
     ws: WebSocketUpgrade,
 ) -> Response {
     let config = state.config();
@@ -141,6 +174,26 @@ async fn upgrade<B: Backend>(
         )
             .into_response();
     }
+    let max = config.limits.max_frame_bytes;
+    let ws = ws
+        .max_message_size(max)
+        .max_frame_size(max)
+        .read_buffer_size(WS_READ_BUFFER)
+        .on_failed_upgrade(|e| debug!("WebSocket upgrade failed: {e}"));
+    // A browser cannot read the HTTP status of a failed WebSocket handshake, but it can
+    // read a close code: so a wrong token upgrades and closes with 1008. The token is
+    // checked before a session's place is taken, so strangers with wrong tokens never
+    // hold one; the refused socket may wait for the client's close reply only in one of
+    // the few linger slots.
+    if !token_ok(config.token.as_deref(), &query) {
+        state.metrics().refused_connection("token");
+        return ws.on_upgrade(move |socket| async move {
+            let linger = Arc::clone(&state.inner.refusal_lingers)
+                .try_acquire_owned()
+                .ok();
+            refuse(socket, CLOSE_POLICY, "missing or wrong token", linger).await;
+        });
+    }
     let Ok(permit) = Arc::clone(&state.inner.connections).try_acquire_owned() else {
         state.metrics().refused_connection("connections");
         warn!(
@@ -156,29 +209,25 @@ async fn upgrade<B: Backend>(
         )
             .into_response();
     };
-    // A browser cannot read the HTTP status of a failed WebSocket handshake, but it can
-    // read a close code: so a wrong token upgrades and closes with 1008.
-    let token_ok = match &config.token {
-        None => true,
-        Some(expected) => query
-            .token
-            .as_deref()
-            .is_some_and(|given| same_secret(given.as_bytes(), expected.as_bytes())),
+    ws.on_upgrade(move |socket| async move {
+        let (sink, stream) = socket.split();
+        session::run(sink, stream, state, permit).await;
+    })
+}
+
+/// Whether a query carries the token `expected` (any query does when there is none):
+/// exactly one `token` parameter, equal to it. A repeated `token` is refused like a
+/// wrong one, whichever of its values is right, so no reading of the query can differ
+/// from this one.
+fn token_ok(expected: Option<&str>, query: &[(String, String)]) -> bool {
+    let Some(expected) = expected else {
+        return true;
     };
-    let max = config.limits.max_frame_bytes;
-    ws.max_message_size(max)
-        .max_frame_size(max)
-        .read_buffer_size(WS_READ_BUFFER)
-        .on_failed_upgrade(|e| debug!("WebSocket upgrade failed: {e}"))
-        .on_upgrade(move |socket| async move {
-            if !token_ok {
-                state.metrics().refused_connection("token");
-                refuse(socket, CLOSE_POLICY, "missing or wrong token").await;
-                return;
-            }
-            let (sink, stream) = socket.split();
-            session::run(sink, stream, state, permit).await;
-        })
+    let mut given = query.iter().filter(|(name, _)| name == "token");
+    match (given.next(), given.next()) {
+        (Some((_, token)), None) => same_secret(token.as_bytes(), expected.as_bytes()),
+        _ => false,
+    }
 }
 
 /// The chunk a WebSocket reads the client's bytes in. tungstenite zero-fills its whole
@@ -188,17 +237,23 @@ async fn upgrade<B: Backend>(
 /// a larger frame is just read in more chunks.
 pub const WS_READ_BUFFER: usize = 4 << 10;
 
-/// Closes a fresh socket with `code` and waits briefly for the client's close reply,
-/// so the client sees the code rather than a dropped connection.
-async fn refuse(mut socket: WebSocket, code: u16, reason: &'static str) {
+/// Closes a fresh socket with `code` and, given a linger slot, waits up to
+/// [`REFUSAL_LINGER`] for the client's close reply, so the client sees the code rather
+/// than a connection reset by a close that came before the reply.
+async fn refuse(
+    mut socket: WebSocket,
+    code: u16,
+    reason: &'static str,
+    linger: Option<OwnedSemaphorePermit>,
+) {
     let frame = CloseFrame {
         code,
         reason: reason.into(),
     };
-    if socket.send(Message::Close(Some(frame))).await.is_err() {
+    if socket.send(Message::Close(Some(frame))).await.is_err() || linger.is_none() {
         return;
     }
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+    let _ = tokio::time::timeout(REFUSAL_LINGER, async {
         while let Some(Ok(message)) = socket.recv().await {
             if matches!(message, Message::Close(_)) {
                 break;
@@ -368,6 +423,38 @@ mod tests {
             true,
         );
         check(None, "127.0.0.1:8080", &[], true);
+    }
+
+    #[test]
+    fn exactly_one_right_token_is_accepted() {
+        let check = |expected: Option<&str>, query: &[(&str, &str)], ok: bool| {
+            let query: Vec<(String, String)> = query
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect();
+            assert_eq!(token_ok(expected, &query), ok, "{expected:?} {query:?}");
+        };
+        check(Some("s3cret"), &[("token", "s3cret")], true);
+        check(Some("s3cret"), &[("other", "x"), ("token", "s3cret")], true);
+        check(Some("s3cret"), &[], false);
+        check(Some("s3cret"), &[("token", "wrong")], false);
+        check(
+            Some("s3cret"),
+            &[("token", "s3cret"), ("token", "s3cret")],
+            false,
+        );
+        check(
+            Some("s3cret"),
+            &[("token", "wrong"), ("token", "s3cret")],
+            false,
+        );
+        check(
+            Some("s3cret"),
+            &[("token", "s3cret"), ("token", "wrong")],
+            false,
+        );
+        check(None, &[], true);
+        check(None, &[("token", "a"), ("token", "b")], true);
     }
 
     #[test]

@@ -11,6 +11,8 @@ use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, T
 pub struct Metrics {
     registry: Registry,
     pub connections: IntGauge,
+    /// Connections not (yet) upgraded to WebSockets.
+    pub http_connections: IntGauge,
     pub subscriptions: IntGauge,
     pub records_relayed: IntCounter,
     pub bytes_sent: IntCounter,
@@ -20,7 +22,8 @@ pub struct Metrics {
     pub subscription_rebuilds: IntCounter,
     /// `error` frames sent, by code.
     frames_refused: IntCounterVec,
-    /// WebSocket upgrades refused, by reason (origin, token, connections).
+    /// Connections refused, by reason: WebSocket upgrades (origin, token, connections)
+    /// and connections closed at accept (http_connections).
     connections_refused: IntCounterVec,
 }
 
@@ -52,6 +55,10 @@ impl Metrics {
         };
         Metrics {
             connections: gauge("eventfold_connections", "Open WebSocket connections."),
+            http_connections: gauge(
+                "eventfold_http_connections",
+                "Open connections not upgraded to WebSockets: page downloads and handshakes.",
+            ),
             subscriptions: gauge("eventfold_subscriptions", "Running subscriptions."),
             records_relayed: counter(
                 "eventfold_records_relayed_total",
@@ -84,7 +91,7 @@ impl Metrics {
             ),
             connections_refused: counter_vec(
                 "eventfold_connections_refused_total",
-                "WebSocket connections refused, by reason.",
+                "Connections refused, by reason.",
                 "reason",
             ),
             registry,

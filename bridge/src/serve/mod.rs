@@ -5,15 +5,21 @@
 //! - this file: the command line ([`ServeArgs`]), the checked configuration
 //!   ([`ServeConfig`], [`Limits`]) and [`run`], which serves a listener until a shutdown
 //!   future completes (the shape of mini-redis's `server::run`).
+//! - [`accept`]: the accept loop — the cap on connections before the upgrade, hyper's
+//!   HTTP/1 with a header read timeout for each, and the graceful end of them.
 //! - [`http`]: the router — static files, the upgrade handler (origin, token and
 //!   connection limit, nothing else), `/healthz`, `/metrics`.
 //! - [`session`]: one WebSocket connection speaking protocol v1 (docs/protocol.md),
 //!   generic over a `Sink`/`Stream` pair so it can be driven without a network.
 //! - [`metrics`]: the Prometheus counters and gauges.
+//! - [`files`]: the open-file limit: raised at start, and checked against what the
+//!   connection limits need.
 //!
 //! The session is generic over [`Backend`]: `NoKafka` serves the page alone, the
 //! Kafka backend relays topics. The bridge keeps no state between connections.
 
+pub mod accept;
+pub mod files;
 pub mod http;
 pub mod metrics;
 pub mod session;
@@ -43,6 +49,21 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const MAX_FRAME_BYTES: usize = 1 << 20;
 /// Most WebSocket connections served at once; further upgrades get HTTP 503.
 pub const MAX_CONNECTIONS: usize = 1024;
+/// Most connections held at once before they become WebSockets: page downloads,
+/// `/healthz`, `/metrics`, handshakes in progress and idle keep-alive connections.
+/// Further connections are closed as soon as they are accepted, so strangers opening
+/// sockets cannot use up the bridge's file descriptors; WebSocket sessions do not count
+/// here and are not affected. A class of 50 browsers loading the page at once opens
+/// about 6 connections each, 300 in all.
+pub const MAX_HTTP_CONNECTIONS: usize = 512;
+/// How long a client may take to send a request's headers (on a new connection, or
+/// the next request of a kept-alive one) before its connection is dropped: a stranger
+/// sending half a request cannot hold a connection for longer.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The fewest characters (spaces not counted) a token must have when the bridge listens
+/// on an address other machines can reach: 16 random characters from a password
+/// generator or `openssl rand -hex 16` are out of reach of guessing over the network.
+pub const MIN_PUBLIC_TOKEN_CHARS: usize = 16;
 /// Most subscriptions one connection may hold at once.
 pub const MAX_SUBSCRIPTIONS: usize = 16;
 /// Frames waiting to be written to one client. When it is full the client is behind:
@@ -60,7 +81,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// in `--help`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on. Any address other than loopback requires --token.
+    /// Address to listen on. Any address other than loopback requires a token of at
+    /// least 16 characters.
     #[arg(long, env = "EVENTFOLD_BIND", default_value = DEFAULT_BIND, value_name = "ADDR:PORT", value_parser = parse_bind)]
     pub bind: SocketAddr,
     /// The built page (`trunk build --release` writes it to dist/).
@@ -71,7 +93,8 @@ pub struct ServeArgs {
         value_name = "DIR"
     )]
     pub dist: PathBuf,
-    /// Require this token on WebSocket connections (`/ws?token=TOKEN`).
+    /// Require this token on WebSocket connections (`/ws?token=TOKEN`). Prefer the
+    /// environment variable: an option shows in the process list.
     #[arg(
         long,
         env = "EVENTFOLD_TOKEN",
@@ -100,9 +123,18 @@ pub struct ServeArgs {
     /// Largest frame or message a client may send, in bytes.
     #[arg(long, env = "EVENTFOLD_MAX_FRAME_BYTES", default_value_t = MAX_FRAME_BYTES, value_name = "BYTES", value_parser = at_least_one::<usize>)]
     pub max_frame_bytes: usize,
-    /// Most WebSocket connections at once.
+    /// Most WebSocket connections at once. With the other limits they must fit under
+    /// the open-file limit (`ulimit -n`), or the bridge refuses to start.
     #[arg(long, env = "EVENTFOLD_MAX_CONNECTIONS", default_value_t = MAX_CONNECTIONS, value_name = "N", value_parser = at_least_one::<usize>)]
     pub max_connections: usize,
+    /// Most connections at once that are not (yet) WebSockets: page downloads and
+    /// handshakes; further ones are closed at once.
+    #[arg(long, env = "EVENTFOLD_MAX_HTTP_CONNECTIONS", default_value_t = MAX_HTTP_CONNECTIONS, value_name = "N", value_parser = at_least_one::<usize>)]
+    pub max_http_connections: usize,
+    /// Seconds a client may take to send a request's headers before its connection is
+    /// dropped.
+    #[arg(long, env = "EVENTFOLD_HEADER_READ_TIMEOUT", default_value_t = HEADER_READ_TIMEOUT.as_secs(), value_name = "SECONDS", value_parser = at_least_one::<u64>)]
+    pub header_read_timeout: u64,
     /// Most subscriptions per connection.
     #[arg(long, env = "EVENTFOLD_MAX_SUBSCRIPTIONS", default_value_t = MAX_SUBSCRIPTIONS, value_name = "N", value_parser = at_least_one::<usize>)]
     pub max_subscriptions: usize,
@@ -182,6 +214,8 @@ pub fn parse_origin(text: &str) -> Result<String, String> {
 pub struct Limits {
     pub max_frame_bytes: usize,
     pub max_connections: usize,
+    pub max_http_connections: usize,
+    pub header_read_timeout: Duration,
     pub max_subscriptions: usize,
     pub outbound_queue: usize,
     pub slow_client_timeout: Duration,
@@ -192,6 +226,8 @@ impl Default for Limits {
         Limits {
             max_frame_bytes: MAX_FRAME_BYTES,
             max_connections: MAX_CONNECTIONS,
+            max_http_connections: MAX_HTTP_CONNECTIONS,
+            header_read_timeout: HEADER_READ_TIMEOUT,
             max_subscriptions: MAX_SUBSCRIPTIONS,
             outbound_queue: OUTBOUND_QUEUE,
             slow_client_timeout: SLOW_CLIENT_TIMEOUT,
@@ -234,11 +270,17 @@ impl ServeConfig {
 
     /// Refuses a configuration that would expose the bridge or serve no page.
     pub fn check(&self, addr: SocketAddr) -> Result<(), ServeError> {
-        if self.token.as_deref() == Some("") {
+        if self.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
             return Err(ServeError::EmptyToken);
         }
-        if !addr.ip().is_loopback() && self.token.is_none() {
-            return Err(ServeError::PublicWithoutToken { addr });
+        if !addr.ip().is_loopback() {
+            let Some(token) = &self.token else {
+                return Err(ServeError::PublicWithoutToken { addr });
+            };
+            // Spaces are not counted: they add little a guesser would not try first.
+            if token.chars().filter(|c| !c.is_whitespace()).count() < MIN_PUBLIC_TOKEN_CHARS {
+                return Err(ServeError::ShortToken { addr });
+            }
         }
         if !self.dist.join("index.html").is_file() {
             return Err(ServeError::NoPage {
@@ -261,6 +303,8 @@ impl ServeArgs {
             limits: Limits {
                 max_frame_bytes: self.max_frame_bytes,
                 max_connections: self.max_connections,
+                max_http_connections: self.max_http_connections,
+                header_read_timeout: Duration::from_secs(self.header_read_timeout),
                 max_subscriptions: self.max_subscriptions,
                 outbound_queue: self.outbound_queue,
                 slow_client_timeout: Duration::from_secs(self.slow_client_timeout),
@@ -276,11 +320,20 @@ impl ServeArgs {
 pub enum ServeError {
     #[error(
         "refusing to listen on {addr} without --token: other machines could reach the bridge. \
-         Pass --token TOKEN (or set EVENTFOLD_TOKEN), or bind a loopback address such as 127.0.0.1:8080"
+         Set EVENTFOLD_TOKEN to a secret of at least {MIN_PUBLIC_TOKEN_CHARS} characters (--token shows in \
+         the process list), or bind a loopback address such as 127.0.0.1:8080"
     )]
     PublicWithoutToken { addr: SocketAddr },
-    #[error("--token is empty: give a secret, or leave --token out on a loopback address")]
+    #[error("--token is empty or blank: give a secret, or leave --token out on a loopback address")]
     EmptyToken,
+    #[error(
+        "the token is too short to listen on {addr}: other machines could guess it. Give one of at least \
+         {MIN_PUBLIC_TOKEN_CHARS} characters (not counting spaces), such as the output of `openssl rand -hex 16`, \
+         in EVENTFOLD_TOKEN"
+    )]
+    ShortToken { addr: SocketAddr },
+    #[error(transparent)]
+    Files(#[from] files::FilesError),
     #[error(
         "no built page in {}: build it first with `trunk build --release` (it writes dist/), or point --dist at one",
         display_dir(dir)
@@ -317,20 +370,16 @@ pub async fn run<B: Backend>(
     config.check(addr)?;
     let state = ServerState::new(config, backend);
     let app = router(state.clone());
-    let signal_state = state.clone();
     tracing::debug!(%addr, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            info!("shutting down: closing the connections");
-            signal_state.begin_shutdown();
-        })
-        .await
-        .map_err(ServeError::Serve)?;
-    // axum's graceful shutdown does not wait for upgraded connections: they left
-    // hyper when they became WebSockets. Every session holds a connection permit, so
-    // having all of them back means every session has ended.
-    if !state.wait_for_sessions(SHUTDOWN_GRACE).await {
+    accept::serve(listener, app, state.clone(), shutdown).await;
+    // Every HTTP connection and every session holds a permit while it runs, so having
+    // all of them back means everything has ended. Both were told to close at once,
+    // so they are waited for together.
+    let (http_closed, sessions_closed) = tokio::join!(
+        state.wait_for_http_connections(SHUTDOWN_GRACE),
+        state.wait_for_sessions(SHUTDOWN_GRACE)
+    );
+    if !(http_closed && sessions_closed) {
         warn!("some connections did not close within {:?}", SHUTDOWN_GRACE);
     }
     info!("stopped");
@@ -382,6 +431,10 @@ pub fn main(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(err) = open_file_limit(&config.limits, kafka.is_some()) {
+        eprintln!("eventfold serve: {err}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -429,6 +482,31 @@ pub fn main(args: ServeArgs) -> ExitCode {
     }
 }
 
+/// Raises the open-file limit to the hard one and refuses limits that cannot fit under
+/// it (see [`files`]).
+fn open_file_limit(limits: &Limits, kafka: bool) -> Result<(), ServeError> {
+    let needed = files::files_needed(limits, kafka);
+    match files::raise_limit() {
+        Ok(Some((before, now))) => {
+            // Checked before anything is logged, so a refusal is the only line printed.
+            files::check(limits, kafka, now)?;
+            if now > before {
+                info!(
+                    "open-file limit (nofile): raised from {before} to {now}, the hard limit; the connection limits need {needed}"
+                );
+            } else {
+                info!(
+                    "open-file limit (nofile): {now}, the hard limit; the connection limits need {needed}"
+                );
+            }
+        }
+        Ok(None) => {}
+        // Not knowing the limit is no reason to refuse: the limits are then unchecked.
+        Err(e) => warn!("cannot read or raise the open-file limit (nofile): {e}"),
+    }
+    Ok(())
+}
+
 /// Structured logs on stderr, filtered by RUST_LOG (default: info).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -452,6 +530,43 @@ mod tests {
             (Err(got), Err(want)) => assert!(got.contains(want), "{text}: {got}"),
             (got, want) => panic!("{text}: got {got:?}, want {want:?}"),
         }
+    }
+
+    #[test]
+    fn a_public_address_needs_a_long_token() {
+        let dist = tempfile::tempdir().unwrap();
+        std::fs::write(dist.path().join("index.html"), "page").unwrap();
+        let check = |bind: &str, token: Option<&str>, expected: Result<(), &str>| {
+            let mut config = ServeConfig::new(dist.path());
+            config.token = token.map(str::to_owned);
+            let got = config.check(bind.parse().unwrap());
+            match (got, expected) {
+                (Ok(()), Ok(())) => {}
+                (Err(got), Err(want)) => {
+                    assert!(got.to_string().contains(want), "{bind} {token:?}: {got}")
+                }
+                (got, want) => panic!("{bind} {token:?}: got {got:?}, want {want:?}"),
+            }
+        };
+        check("127.0.0.1:8080", None, Ok(()));
+        check("127.0.0.1:8080", Some("s3cret"), Ok(()));
+        check("[::1]:8080", Some("s3cret"), Ok(()));
+        check(
+            "127.0.0.1:8080",
+            Some(" \t"),
+            Err("--token is empty or blank"),
+        );
+        check("0.0.0.0:8080", None, Err("without --token"));
+        check("0.0.0.0:8080", Some(""), Err("--token is empty or blank"));
+        check(
+            "0.0.0.0:8080",
+            Some("                "),
+            Err("--token is empty or blank"),
+        );
+        check("0.0.0.0:8080", Some("0123456789abcde"), Err("too short"));
+        check("192.0.2.1:8080", Some("0123456789 abcde"), Err("too short"));
+        check("0.0.0.0:8080", Some("0123456789abcdef"), Ok(()));
+        check("[::]:8080", Some("correct horse battery staple"), Ok(()));
     }
 
     #[test]
