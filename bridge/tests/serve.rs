@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use eventfold_bridge::backend::{
-    Backend, BackendError, Batch, Delivery, Health, NoKafka, ProduceRequest, SubscribeRequest,
-    Subscription,
+    Backend, BackendError, Batch, Delivery, Health, NoKafka, ProduceAck, ProduceRequest,
+    SubscribeRequest, Subscription,
 };
 use eventfold_bridge::serve::ServeConfig;
 use eventfold_core::wire::{ErrorCode, PartitionInfo, Record, TopicInfo, WireBytes};
@@ -196,9 +196,12 @@ impl Backend for Canned {
         })
     }
 
-    async fn produce(&self, request: ProduceRequest) -> Result<(i32, i64), BackendError> {
+    async fn enqueue(&self, request: ProduceRequest) -> Result<ProduceAck, BackendError> {
         match self.topics.get(&request.topic) {
-            Some(_) => Ok((0, self.high(&request.topic).get(&0).copied().unwrap_or(0))),
+            Some(_) => {
+                let offset = self.high(&request.topic).get(&0).copied().unwrap_or(0);
+                Ok(Box::pin(async move { Ok((0, offset)) }))
+            }
             None => Err(BackendError::new(ErrorCode::UnknownTopic, "no such topic")),
         }
     }

@@ -6,7 +6,11 @@
 //!   slow-client limit; it remembers the last offset it wrote per subscription and
 //!   partition, which is what a `closing` frame offers to resume from;
 //! - the reader owns the socket's stream and the connection's subscriptions, answers
-//!   requests, and spawns produce requests (bounded) and one forwarder per subscription;
+//!   requests, hands produce requests (bounded) to the connection's producer, and
+//!   spawns one forwarder per subscription;
+//! - the producer, started by the first `produce`, enqueues the connection's records
+//!   one after the other, so they are appended in the order they were sent, and awaits
+//!   the broker's acknowledgements together, so a client can pipeline its frames;
 //! - a forwarder turns its subscription's batches into `records` and `caught_up`
 //!   frames. When the queue is full it pauses its subscription in the backend, and
 //!   when the queue stays full past the slow-client limit it closes the connection.
@@ -22,12 +26,15 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message};
 use eventfold_core::wire::{
     ClientMessage, ErrorCode, PROTOCOL_VERSION, RequestId, Resume, ServerMessage, WireBytes,
+    WireError, WireHeader,
 };
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesOrdered;
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use serde_json::Value;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use super::metrics::Metrics;
@@ -116,7 +123,7 @@ where
         out,
         close: close.clone(),
         subscriptions: HashMap::new(),
-        produces: JoinSet::new(),
+        producer: None,
         produce_permits: Arc::new(Semaphore::new(MAX_PRODUCES_IN_FLIGHT)),
     };
     let mut reader = tokio::spawn(connection.read_loop(stream));
@@ -332,8 +339,35 @@ struct Connection<B> {
     out: mpsc::Sender<Outbound>,
     close: mpsc::Sender<Close>,
     subscriptions: HashMap<String, SubscriptionHandle>,
-    produces: JoinSet<()>,
+    /// The connection's producer, once it has produced.
+    producer: Option<ProducerHandle>,
+    /// Produce requests sent to the producer and not yet answered; the reader waits
+    /// for one before it hands over the next.
     produce_permits: Arc<Semaphore>,
+}
+
+/// A `produce` frame on its way to the connection's producer, with the permit that
+/// counts it until its reply is queued.
+struct ProduceJob {
+    id: RequestId,
+    topic: String,
+    key: Option<WireBytes>,
+    value: Option<WireBytes>,
+    headers: Vec<WireHeader>,
+    permit: OwnedSemaphorePermit,
+}
+
+/// The reader's end of the producer task. Dropping it stops the task: the client is
+/// gone, and records already enqueued are appended anyway.
+struct ProducerHandle {
+    jobs: mpsc::Sender<ProduceJob>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for ProducerHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// The outbound queue is closed: the writer has ended.
@@ -345,8 +379,6 @@ impl<B: Backend> Connection<B> {
         R: Stream<Item = Result<Message, axum::Error>> + Unpin,
     {
         while let Some(message) = stream.next().await {
-            // Reap finished produce tasks so the set stays as small as what is in flight.
-            while self.produces.try_join_next().is_some() {}
             let handled = match message {
                 Ok(Message::Text(text)) => self.handle_text(text.as_str()).await,
                 Ok(Message::Binary(_)) => {
@@ -574,74 +606,139 @@ impl<B: Backend> Connection<B> {
         Ok(())
     }
 
+    /// Hands a `produce` frame to the connection's producer, in the order frames
+    /// arrive. The reader waits here while [`MAX_PRODUCES_IN_FLIGHT`] are unanswered.
     async fn produce(
         &mut self,
         id: RequestId,
         topic: String,
         key: Option<WireBytes>,
         value: Option<WireBytes>,
-        headers: BTreeMap<String, WireBytes>,
+        headers: Vec<WireHeader>,
     ) -> Result<(), Gone> {
-        if !self.state.config().allow_produce {
-            return self
-                .error(
-                    id,
-                    ErrorCode::Forbidden,
-                    "this bridge is read-only: start it with --allow-produce to append records",
-                )
-                .await;
-        }
-        if !self.state.config().topic_visible(&topic) {
-            let message = Self::unknown_topic(&topic);
-            return self.error(id, ErrorCode::UnknownTopic, message).await;
-        }
-        let bytes = |wire: Option<WireBytes>| wire.map(|w| w.to_bytes()).transpose();
-        let request = (|| {
-            Ok::<_, eventfold_core::wire::WireError>(ProduceRequest {
-                topic,
-                key: bytes(key)?,
-                value: bytes(value)?,
-                headers: headers
-                    .into_iter()
-                    .map(|(name, value)| Ok((name, value.to_bytes()?)))
-                    .collect::<Result<_, _>>()?,
-            })
-        })();
-        let request = match request {
-            Ok(request) => request,
-            Err(e) => {
-                return self
-                    .error(id, ErrorCode::BadRequest, format!("bad produce: {e}"))
-                    .await;
-            }
-        };
-        // Bounded: the reader waits here while MAX_PRODUCES_IN_FLIGHT are unanswered.
         let Ok(permit) = Arc::clone(&self.produce_permits).acquire_owned().await else {
             return Ok(());
         };
-        let state = self.state.clone();
-        let out = self.out.clone();
-        self.produces.spawn(async move {
-            let reply = match state.backend().produce(request).await {
-                Ok((partition, offset)) => {
-                    state.metrics().produce_acks.inc();
-                    ServerMessage::Produced {
-                        id,
-                        partition,
-                        offset,
-                    }
-                }
-                Err(BackendError { code, message }) => {
-                    state.metrics().produce_errors.inc();
-                    state.metrics().refused_frame(code);
-                    ServerMessage::Error { id, code, message }
-                }
-            };
-            let _ = out.send(Outbound::Frame(to_text(&reply))).await;
-            drop(permit);
+        let producer = self.producer.get_or_insert_with(|| {
+            // As many jobs as permits: sending never waits.
+            let (jobs, jobs_rx) = mpsc::channel(MAX_PRODUCES_IN_FLIGHT);
+            let task = tokio::spawn(produce_loop(self.state.clone(), jobs_rx, self.out.clone()));
+            ProducerHandle { jobs, task }
         });
-        Ok(())
+        let job = ProduceJob {
+            id,
+            topic,
+            key,
+            value,
+            headers,
+            permit,
+        };
+        producer.jobs.send(job).await.map_err(|_| Gone)
     }
+}
+
+/// A produce reply once it is known, with the permit to give back once it is queued.
+type Reply = BoxFuture<'static, (String, OwnedSemaphorePermit)>;
+
+/// The connection's producer: it enqueues each job's record before it takes the next
+/// job, so records are appended in the order their frames came, and meanwhile awaits
+/// the acknowledgements of the records already enqueued. Replies go out in the order
+/// the frames came.
+async fn produce_loop<B: Backend>(
+    state: ServerState<B>,
+    mut jobs: mpsc::Receiver<ProduceJob>,
+    out: mpsc::Sender<Outbound>,
+) {
+    let mut replies: FuturesOrdered<Reply> = FuturesOrdered::new();
+    loop {
+        tokio::select! {
+            // Replies first: they give permits back to the reader.
+            biased;
+            Some((reply, permit)) = replies.next(), if !replies.is_empty() => {
+                if out.send(Outbound::Frame(reply)).await.is_err() {
+                    return;
+                }
+                drop(permit);
+            }
+            job = jobs.recv() => match job {
+                Some(job) => replies.push_back(enqueue(&state, job).await),
+                // The reader is gone; it ends the session's other tasks too.
+                None => return,
+            },
+        }
+    }
+}
+
+/// Checks one produce job and enqueues its record; the future of its reply.
+async fn enqueue<B: Backend>(state: &ServerState<B>, job: ProduceJob) -> Reply {
+    let ProduceJob {
+        id,
+        topic,
+        key,
+        value,
+        headers,
+        permit,
+    } = job;
+    let refuse = |id, code, message: String, permit| -> Reply {
+        state.metrics().refused_frame(code);
+        let text = to_text(&ServerMessage::Error { id, code, message });
+        futures_util::future::ready((text, permit)).boxed()
+    };
+    if !state.config().allow_produce {
+        let message =
+            "this bridge is read-only: start it with --allow-produce to append records".into();
+        return refuse(id, ErrorCode::Forbidden, message, permit);
+    }
+    if !state.config().topic_visible(&topic) {
+        let message = Connection::<B>::unknown_topic(&topic);
+        return refuse(id, ErrorCode::UnknownTopic, message, permit);
+    }
+    let bytes = |wire: Option<WireBytes>| wire.map(|w| w.to_bytes()).transpose();
+    let request = (|| {
+        Ok::<_, WireError>(ProduceRequest {
+            topic,
+            key: bytes(key)?,
+            value: bytes(value)?,
+            headers: headers
+                .into_iter()
+                .map(|h| Ok((h.name, bytes(h.value)?)))
+                .collect::<Result<_, _>>()?,
+        })
+    })();
+    let request = match request {
+        Ok(request) => request,
+        Err(e) => {
+            let message = format!("bad produce: {e}");
+            return refuse(id, ErrorCode::BadRequest, message, permit);
+        }
+    };
+    let ack = match state.backend().enqueue(request).await {
+        Ok(ack) => ack,
+        Err(BackendError { code, message }) => {
+            state.metrics().produce_errors.inc();
+            return refuse(id, code, message, permit);
+        }
+    };
+    let metrics = state.metrics().clone();
+    async move {
+        let reply = match ack.await {
+            Ok((partition, offset)) => {
+                metrics.produce_acks.inc();
+                ServerMessage::Produced {
+                    id,
+                    partition,
+                    offset,
+                }
+            }
+            Err(BackendError { code, message }) => {
+                metrics.produce_errors.inc();
+                metrics.refused_frame(code);
+                ServerMessage::Error { id, code, message }
+            }
+        };
+        (to_text(&reply), permit)
+    }
+    .boxed()
 }
 
 /// Reports whether a read error is a frame or message over the size limit.
