@@ -43,6 +43,8 @@ use crate::backend::{Backend, BackendError, Batch, Delivery, ProduceRequest, Sub
 
 /// Close codes (RFC 6455 §7.4.1 and the IANA registry).
 const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+const CLOSE_INVALID_DATA: u16 = 1007;
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 
@@ -393,19 +395,23 @@ impl<B: Backend> Connection<B> {
                 Ok(Message::Ping(_) | Message::Pong(_)) => Ok(()),
                 Ok(Message::Close(_)) => return Ending::Client,
                 Err(e) => {
-                    if too_large(e) {
+                    let Some((code, reason)) = read_error_close(e) else {
+                        return Ending::Client;
+                    };
+                    if code == CLOSE_TOO_BIG {
                         let max = self.state.config().limits.max_frame_bytes;
                         info!(max, "closing a client that sent a frame over the limit");
-                        let close = Close {
-                            code: CLOSE_TOO_BIG,
-                            reason: "frame too large (--max-frame-bytes)",
-                            closing: None,
-                            slow: false,
-                        };
-                        let _ = self.out.send(Outbound::Close(close)).await;
-                        return Ending::Gone;
+                    } else {
+                        info!(code, "closing a client that broke the protocol: {reason}");
                     }
-                    return Ending::Client;
+                    let close = Close {
+                        code,
+                        reason,
+                        closing: None,
+                        slow: false,
+                    };
+                    let _ = self.out.send(Outbound::Close(close)).await;
+                    return Ending::Gone;
                 }
             };
             if handled.is_err() {
@@ -741,13 +747,31 @@ async fn enqueue<B: Backend>(state: &ServerState<B>, job: ProduceJob) -> Reply {
     .boxed()
 }
 
-/// Reports whether a read error is a frame or message over the size limit.
-fn too_large(error: axum::Error) -> bool {
+/// The close code and reason a read error calls for: 1009 for a frame or message over
+/// the size limit, 1007 for a text frame that is not UTF-8, 1002 for any other breach of
+/// RFC 6455 (a reserved opcode, an unmasked client frame, …). `None` when the socket
+/// just ended: there is nobody to tell.
+fn read_error_close(error: axum::Error) -> Option<(u16, &'static str)> {
+    use tungstenite::error::ProtocolError;
     let inner = error.into_inner();
-    matches!(
-        inner.downcast_ref::<tungstenite::Error>(),
-        Some(tungstenite::Error::Capacity(_))
-    )
+    match inner.downcast_ref::<tungstenite::Error>()? {
+        tungstenite::Error::Capacity(_) => {
+            Some((CLOSE_TOO_BIG, "frame too large (--max-frame-bytes)"))
+        }
+        tungstenite::Error::Utf8(_) => Some((CLOSE_INVALID_DATA, "a text frame must be UTF-8")),
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        tungstenite::Error::Protocol(ProtocolError::UnmaskedFrameFromClient) => Some((
+            CLOSE_PROTOCOL_ERROR,
+            "protocol error: client frames must be masked",
+        )),
+        tungstenite::Error::Protocol(
+            ProtocolError::InvalidOpcode(_)
+            | ProtocolError::UnknownDataFrameType(_)
+            | ProtocolError::UnknownControlFrameType(_),
+        ) => Some((CLOSE_PROTOCOL_ERROR, "protocol error: reserved opcode")),
+        tungstenite::Error::Protocol(_) => Some((CLOSE_PROTOCOL_ERROR, "protocol error")),
+        _ => None,
+    }
 }
 
 /// Turns one subscription's batches into frames.
