@@ -1,13 +1,16 @@
 //! One WebSocket connection speaking protocol v1 (docs/protocol.md).
 //!
-//! A session is three kinds of task around one bounded outbound queue:
+//! A session is four kinds of task around one bounded outbound queue:
 //!
-//! - the writer owns the socket's sink and writes the queued frames, each within the
-//!   slow-client limit; it remembers the last offset it wrote per subscription and
-//!   partition, which is what a `closing` frame offers to resume from;
+//! - the writer owns the socket's sink and writes the queued frames, no more than the
+//!   send window ahead of what the client has read (pings out, pongs back), and closes
+//!   a client that stays behind past the slow-client limit with a `closing` frame; it
+//!   remembers the last offset it wrote per subscription and partition, which is what
+//!   a `closing` frame offers to resume from;
 //! - the reader owns the socket's stream and the connection's subscriptions, answers
-//!   requests, hands produce requests (bounded) to the connection's producer, and
-//!   spawns one forwarder per subscription;
+//!   requests, passes the client's pongs to the writer, hands produce requests
+//!   (bounded) to the connection's producer, and spawns one forwarder per
+//!   subscription;
 //! - the producer, started by the first `produce`, enqueues the connection's records
 //!   one after the other, so they are appended in the order they were sent, and awaits
 //!   the broker's acknowledgements together, so a client can pipeline its frames;
