@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use eventfold_core::wire::{ErrorCode, Record, StartFrom, TopicInfo, WireBytes};
+use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, watch};
 
 /// A failed request, as the client will see it in an `error` frame.
@@ -43,8 +44,14 @@ pub struct ProduceRequest {
     pub topic: String,
     pub key: Option<Vec<u8>>,
     pub value: Option<Vec<u8>>,
-    pub headers: Vec<(String, Vec<u8>)>,
+    /// In order; a name may repeat, and a header may have no value.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
 }
+
+/// The broker's answer to an enqueued record: its partition and offset once the broker
+/// acknowledged it. It owns what it needs, so the session can await many of them at
+/// once while it enqueues the next records.
+pub type ProduceAck = BoxFuture<'static, Result<(i32, i64), BackendError>>;
 
 /// What a subscription hands its session, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,12 +142,27 @@ pub trait Backend: Send + Sync + 'static {
         request: SubscribeRequest,
     ) -> impl Future<Output = Result<Subscription, BackendError>> + Send;
 
+    /// Puts a record in the producer's queue, and returns the broker's acknowledgement
+    /// to await.
+    ///
+    /// This future resolves once the record's place in the append order is fixed:
+    /// records enqueued one after the other (each `enqueue` awaited before the next
+    /// starts) are appended in that order, per partition, however their acks are
+    /// awaited. That is how a connection's produce frames keep the order they were sent
+    /// in without waiting for each acknowledgement before sending the next.
+    fn enqueue(
+        &self,
+        request: ProduceRequest,
+    ) -> impl Future<Output = Result<ProduceAck, BackendError>> + Send;
+
     /// Appends a record; resolves once the broker acknowledged it, with its partition
     /// and offset.
     fn produce(
         &self,
         request: ProduceRequest,
-    ) -> impl Future<Output = Result<(i32, i64), BackendError>> + Send;
+    ) -> impl Future<Output = Result<(i32, i64), BackendError>> + Send {
+        async move { self.enqueue(request).await?.await }
+    }
 
     /// The offsets consumer group `group` has committed on `topic`: per partition, the
     /// next offset the group will read. Partitions the group committed nothing to are
@@ -180,7 +202,7 @@ impl Backend for NoKafka {
         Err(no_kafka())
     }
 
-    async fn produce(&self, _request: ProduceRequest) -> Result<(i32, i64), BackendError> {
+    async fn enqueue(&self, _request: ProduceRequest) -> Result<ProduceAck, BackendError> {
         Err(no_kafka())
     }
 

@@ -437,7 +437,7 @@ async fn produce_is_acknowledged_with_its_place_and_read_back_by_a_subscriber_an
             topic: topic.clone(),
             key: Some(b"acct-1".to_vec()),
             value: Some(br#"{"type":"deposit","amount":7}"#.to_vec()),
-            headers: vec![("source".into(), b"page".to_vec())],
+            headers: vec![("source".into(), Some(b"page".to_vec()))],
         })
         .await
         .expect("produce");

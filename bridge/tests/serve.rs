@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use eventfold_bridge::backend::{
-    Backend, BackendError, Batch, Delivery, Health, NoKafka, ProduceRequest, SubscribeRequest,
-    Subscription,
+    Backend, BackendError, Batch, Delivery, Health, NoKafka, ProduceAck, ProduceRequest,
+    SubscribeRequest, Subscription,
 };
 use eventfold_bridge::serve::ServeConfig;
 use eventfold_core::wire::{ErrorCode, PartitionInfo, Record, TopicInfo, WireBytes};
@@ -196,9 +196,12 @@ impl Backend for Canned {
         })
     }
 
-    async fn produce(&self, request: ProduceRequest) -> Result<(i32, i64), BackendError> {
+    async fn enqueue(&self, request: ProduceRequest) -> Result<ProduceAck, BackendError> {
         match self.topics.get(&request.topic) {
-            Some(_) => Ok((0, self.high(&request.topic).get(&0).copied().unwrap_or(0))),
+            Some(_) => {
+                let offset = self.high(&request.topic).get(&0).copied().unwrap_or(0);
+                Ok(Box::pin(async move { Ok((0, offset)) }))
+            }
             None => Err(BackendError::new(ErrorCode::UnknownTopic, "no such topic")),
         }
     }
@@ -519,6 +522,149 @@ async fn an_oversized_frame_closes_with_1009() {
     );
     // The server survives.
     server.connect_past_hello().await;
+}
+
+/// Upgrades a raw TCP connection to a WebSocket by hand, so a test can send bytes no
+/// WebSocket library would send. Returns the stream and whatever followed the response.
+async fn raw_upgrade(server: &Served) -> (tokio::net::TcpStream, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        server.addr
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut buffer = Vec::new();
+    loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+            assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+            return (stream, buffer.split_off(end + 4));
+        }
+        let mut chunk = [0u8; 1024];
+        let n = tokio::time::timeout(WAIT, stream.read(&mut chunk))
+            .await
+            .expect("the upgrade's response")
+            .unwrap();
+        assert!(n > 0, "the server closed during the upgrade");
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Reads the server's frames (unmasked, as RFC 6455 has them) until its close frame, and
+/// returns the close code; `None` if the connection ended without one.
+async fn raw_close_code(stream: &mut tokio::net::TcpStream, mut buffer: Vec<u8>) -> Option<u16> {
+    use tokio::io::AsyncReadExt;
+    loop {
+        // A whole frame in the buffer: its opcode and payload.
+        if buffer.len() >= 2 {
+            let (length, start) = match buffer[1] & 0x7f {
+                126 if buffer.len() >= 4 => {
+                    (u16::from_be_bytes([buffer[2], buffer[3]]) as usize, 4)
+                }
+                127 if buffer.len() >= 10 => (
+                    u64::from_be_bytes(buffer[2..10].try_into().unwrap()) as usize,
+                    10,
+                ),
+                126 | 127 => (usize::MAX, 0),
+                n => (n as usize, 2),
+            };
+            if length != usize::MAX && buffer.len() >= start + length {
+                let opcode = buffer[0] & 0x0f;
+                let payload = buffer[start..start + length].to_vec();
+                buffer.drain(..start + length);
+                if opcode == 0x8 {
+                    return Some(u16::from_be_bytes([payload[0], payload[1]]));
+                }
+                continue;
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(WAIT, stream.read(&mut chunk))
+            .await
+            .expect("a close within the wait")
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A client frame with FIN set: `first` is the first byte (FIN and opcode), the payload
+/// masked with `mask` unless it is `None`.
+fn raw_frame(first: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    assert!(payload.len() < 126);
+    let mut frame = vec![first];
+    match mask {
+        Some(mask) => {
+            frame.push(0x80 | payload.len() as u8);
+            frame.extend_from_slice(&mask);
+            frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        }
+        None => {
+            frame.push(payload.len() as u8);
+            frame.extend_from_slice(payload);
+        }
+    }
+    frame
+}
+
+/// Frames that break RFC 6455 close the connection with the code it names: 1007 for a
+/// text frame that is not UTF-8, 1002 for a reserved opcode or an unmasked client frame.
+/// A frame the protocol allows, sent the same way, is answered.
+#[tokio::test]
+async fn protocol_violations_close_with_1002_or_1007() {
+    use tokio::io::AsyncWriteExt;
+    let server = start(bank(), |_| {}).await;
+    let mask = Some([0x37, 0xfa, 0x21, 0x3d]);
+    let check = |bytes: Vec<u8>, code: Option<u16>| {
+        let server = &server;
+        async move {
+            let (mut stream, buffer) = raw_upgrade(server).await;
+            stream.write_all(&bytes).await.unwrap();
+            match code {
+                Some(code) => {
+                    assert_eq!(raw_close_code(&mut stream, buffer).await, Some(code));
+                }
+                None => {
+                    // The hand-made upgrade and framing are right: a valid request is
+                    // answered and the connection stays open.
+                    let mut buffer = buffer;
+                    let deadline = tokio::time::Instant::now() + WAIT;
+                    while !String::from_utf8_lossy(&buffer).contains(r#""type":"topics""#) {
+                        let mut chunk = [0u8; 4096];
+                        let n = tokio::time::timeout_at(
+                            deadline,
+                            tokio::io::AsyncReadExt::read(&mut stream, &mut chunk),
+                        )
+                        .await
+                        .expect("an answer")
+                        .unwrap();
+                        assert!(n > 0, "the server closed a valid connection");
+                        buffer.extend_from_slice(&chunk[..n]);
+                    }
+                }
+            }
+        }
+    };
+    check(
+        raw_frame(0x81, br#"{"type":"list_topics","id":1}"#, mask),
+        None,
+    )
+    .await;
+    // Invalid UTF-8 in a text frame.
+    check(raw_frame(0x81, &[b'"', 0xff, 0xfe, b'"'], mask), Some(1007)).await;
+    // A reserved data opcode (3) and a reserved control opcode (11).
+    check(raw_frame(0x83, b"{}", mask), Some(1002)).await;
+    check(raw_frame(0x8b, b"", mask), Some(1002)).await;
+    // A client frame without a mask.
+    check(
+        raw_frame(0x81, br#"{"type":"list_topics","id":1}"#, None),
+        Some(1002),
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -51,7 +51,10 @@ impl WireBytes {
 }
 
 /// A record header on the wire. Kafka allows repeated names, so headers are a list.
+/// Unknown fields are refused, so a misspelt `value` in a `produce` frame is an error
+/// rather than a header without a value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WireHeader {
     pub name: String,
     pub value: Option<WireBytes>,
@@ -229,6 +232,35 @@ where
         .collect()
 }
 
+/// Reads `produce` headers as a list of `{"name":…,"value":…}` (the form records
+/// carry), or as the older object of name to value.
+fn header_list<'de, D>(deserializer: D) -> Result<Vec<WireHeader>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        List(Vec<WireHeader>),
+        Object(BTreeMap<String, WireBytes>),
+    }
+    match Form::deserialize(deserializer) {
+        Ok(Form::List(list)) => Ok(list),
+        Ok(Form::Object(map)) => Ok(map
+            .into_iter()
+            .map(|(name, value)| WireHeader {
+                name,
+                value: Some(value),
+            })
+            .collect()),
+        // The untagged enum's own message ("did not match any variant") names neither
+        // form.
+        Err(_) => Err(serde::de::Error::custom(
+            "`headers` must be a list of {\"name\":…,\"value\":…} (or an object of name to value)",
+        )),
+    }
+}
+
 /// A request id, echoed in the reply. Clients may use strings or numbers.
 pub type RequestId = Value;
 
@@ -264,8 +296,10 @@ pub enum ClientMessage {
         #[serde(default)]
         key: Option<WireBytes>,
         value: Option<WireBytes>,
-        #[serde(default)]
-        headers: BTreeMap<String, WireBytes>,
+        /// In order, repeated names allowed, as records carry them. The older object
+        /// form (`{"name":value}`) is still read; it cannot repeat a name.
+        #[serde(default, deserialize_with = "header_list")]
+        headers: Vec<WireHeader>,
     },
     /// The offsets consumer group `group` has committed on `topic`: what that group has
     /// applied so far. The bridge only reads them; it never joins the group or commits.
@@ -515,8 +549,44 @@ mod tests {
                 topic: "bank".into(),
                 key: Some(WireBytes(json!("acct-1"))),
                 value: Some(WireBytes(json!({"type":"deposit","amount":50}))),
-                headers: BTreeMap::from([("source".to_owned(), WireBytes(json!("page")))]),
+                headers: vec![WireHeader {
+                    name: "source".into(),
+                    value: Some(WireBytes(json!("page"))),
+                }],
             }),
+        );
+        // The list form, as records carry headers: repeated names, in order, and a
+        // header without a value.
+        check_client(
+            r#"{"type":"produce","topic":"bank","value":1,"headers":[{"name":"trace","value":"a"},{"name":"trace","value":{"base64":"/w=="}},{"name":"flag","value":null}]}"#,
+            Ok(ClientMessage::Produce {
+                id: Value::Null,
+                topic: "bank".into(),
+                key: None,
+                value: Some(WireBytes(json!(1))),
+                headers: vec![
+                    WireHeader {
+                        name: "trace".into(),
+                        value: Some(WireBytes(json!("a"))),
+                    },
+                    WireHeader {
+                        name: "trace".into(),
+                        value: Some(WireBytes(json!({"base64":"/w=="}))),
+                    },
+                    WireHeader {
+                        name: "flag".into(),
+                        value: None,
+                    },
+                ],
+            }),
+        );
+        check_client(
+            r#"{"type":"produce","topic":"bank","value":1,"headers":[{"name":"trace","vaule":"a"}]}"#,
+            Err("`headers` must be a list of {\"name\":…,\"value\":…}"),
+        );
+        check_client(
+            r#"{"type":"produce","topic":"bank","value":1,"headers":"trace=a"}"#,
+            Err("`headers` must be a list of {\"name\":…,\"value\":…}"),
         );
         check_client(
             r#"{"type":"group_offsets","id":7,"group":"billing","topic":"bank"}"#,

@@ -17,7 +17,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use regex::Regex;
 use tokio::sync::{mpsc, watch};
@@ -26,7 +26,8 @@ use super::hub::{Detached, Hubs, Offer, Spawner};
 use super::subscription::{self, Pump, QuietEof, Sink};
 use super::watchdog::{Watch, Watchdog};
 use crate::backend::{
-    Backend, BackendError, Batch, Health, ProduceRequest, SubscribeRequest, Subscription,
+    Backend, BackendError, Batch, Health, ProduceAck, ProduceRequest, SubscribeRequest,
+    Subscription,
 };
 
 /// How long a metadata, watermark or timestamp lookup may take before the request fails.
@@ -36,6 +37,9 @@ pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a produced record may wait for the broker's acknowledgement (librdkafka's
 /// `message.timeout.ms`), e.g. while the broker restarts, before `produce` fails.
 pub const PRODUCE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `enqueue` waits before it tries again when librdkafka's queue is full
+/// (`queue.buffering.max.messages`); it gives up after [`PRODUCE_TIMEOUT`].
+pub const PRODUCE_QUEUE_FULL_RETRY: Duration = Duration::from_millis(10);
 /// How long the producer waits to batch records: one browser produces one record at a
 /// time, so waiting longer would only add latency.
 pub const PRODUCE_LINGER_MS: u32 = 1;
@@ -672,13 +676,15 @@ impl Inner {
         });
     }
 
-    fn ensure_topic(&self, topic: &str) -> Result<(), BackendError> {
-        let known = self
-            .known_topics
+    fn topic_known(&self, topic: &str) -> bool {
+        self.known_topics
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .contains(topic);
-        if known || self.topic_partitions()?.contains_key(topic) {
+            .contains(topic)
+    }
+
+    fn ensure_topic(&self, topic: &str) -> Result<(), BackendError> {
+        if self.topic_known(topic) || self.topic_partitions()?.contains_key(topic) {
             Ok(())
         } else {
             Err(unknown_topic(topic))
@@ -815,22 +821,61 @@ impl Backend for KafkaBackend {
         self.open(request, false).await
     }
 
-    async fn produce(&self, request: ProduceRequest) -> Result<(i32, i64), BackendError> {
+    async fn enqueue(&self, request: ProduceRequest) -> Result<ProduceAck, BackendError> {
         let Some(producer) = &self.inner.producer else {
             return Err(BackendError::new(
                 ErrorCode::Forbidden,
                 "this bridge is read-only: start it with --allow-produce to produce",
             ));
         };
-        let inner = self.inner.clone();
-        let topic = request.topic.clone();
-        blocking(move || inner.ensure_topic(&topic)).await?;
+        // A known topic is checked without a thread: most produces go to a topic
+        // produced to before, and this runs once per record, in order.
+        if !self.inner.topic_known(&request.topic) {
+            let inner = self.inner.clone();
+            let topic = request.topic.clone();
+            blocking(move || inner.ensure_topic(&topic)).await?;
+        }
+        let delivery = enqueue_record(producer, &request).await?;
+        let topic = request.topic;
+        Ok(Box::pin(async move {
+            match delivery.await {
+                Ok(Ok(delivery)) => Ok((delivery.partition, delivery.offset)),
+                Ok(Err((error, _))) => Err(produce_error(&topic, error)),
+                Err(_) => Err(BackendError::new(
+                    ErrorCode::Kafka,
+                    format!(
+                        "cannot produce to {topic:?}: the producer stopped before the broker answered"
+                    ),
+                )),
+            }
+        }))
+    }
 
+    async fn group_offsets(
+        &self,
+        group: String,
+        topic: String,
+    ) -> Result<BTreeMap<i32, i64>, BackendError> {
+        let inner = self.inner.clone();
+        blocking(move || inner.group_offsets(&group, &topic)).await
+    }
+}
+
+/// Hands a record to librdkafka's queue. `send_result` enqueues at once, so records
+/// are queued in call order, and the idempotent producer keeps that order per
+/// partition across retries. A full queue is waited out (up to [`PRODUCE_TIMEOUT`])
+/// here, before the record has a place, so waiting cannot reorder records.
+async fn enqueue_record(
+    producer: &FutureProducer,
+    request: &ProduceRequest,
+) -> Result<DeliveryFuture, BackendError> {
+    let deadline = tokio::time::Instant::now() + PRODUCE_TIMEOUT;
+    loop {
         let mut headers = OwnedHeaders::new_with_capacity(request.headers.len());
         for (name, value) in &request.headers {
             headers = headers.insert(Header {
                 key: name,
-                value: Some(value),
+                value: value.as_ref(),
             });
         }
         let mut record: FutureRecord<'_, Vec<u8>, Vec<u8>> =
@@ -841,19 +886,15 @@ impl Backend for KafkaBackend {
         if let Some(value) = &request.value {
             record = record.payload(value);
         }
-        match producer.send(record, PRODUCE_TIMEOUT).await {
-            Ok(delivery) => Ok((delivery.partition, delivery.offset)),
-            Err((error, _)) => Err(produce_error(&request.topic, error)),
+        let error = match producer.send_result(record) {
+            Ok(delivery) => return Ok(delivery),
+            Err((error, _)) => error,
+        };
+        let full = error.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull);
+        if !full || tokio::time::Instant::now() >= deadline {
+            return Err(produce_error(&request.topic, error));
         }
-    }
-
-    async fn group_offsets(
-        &self,
-        group: String,
-        topic: String,
-    ) -> Result<BTreeMap<i32, i64>, BackendError> {
-        let inner = self.inner.clone();
-        blocking(move || inner.group_offsets(&group, &topic)).await
+        tokio::time::sleep(PRODUCE_QUEUE_FULL_RETRY).await;
     }
 }
 

@@ -69,9 +69,18 @@ pub const MAX_SUBSCRIPTIONS: usize = 16;
 /// Frames waiting to be written to one client. When it is full the client is behind:
 /// its subscriptions are paused until there is room.
 pub const OUTBOUND_QUEUE: usize = 64;
-/// How long a client may stay behind (outbound queue full, or a write not accepted)
-/// before the bridge closes it with the offsets to resume from.
+/// How long a client may stay behind (its send window or outbound queue full, or a
+/// write not accepted) before the bridge closes it with the offsets to resume from.
 pub const SLOW_CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bytes written to one client that it has not yet read (256 KiB). The bridge learns
+/// what a client has read from its answers to pings it sends along the frames; past the
+/// window it writes nothing more until the client catches up. The window keeps the
+/// kernel's socket buffers (which grow to megabytes) from filling behind a slow client,
+/// so its `closing` frame can still be written, and read after at most this much.
+pub const SEND_WINDOW: usize = 256 << 10;
+/// How long a client closed for being slow is given to read up to its close frame and
+/// answer it; the socket stays open meanwhile, so what was written still arrives.
+pub const SLOW_CLOSE_GRACE: Duration = Duration::from_secs(30);
 /// Produce requests of one connection waiting for the broker's acknowledgement.
 pub const MAX_PRODUCES_IN_FLIGHT: usize = 64;
 /// How long shutdown waits for connections to send their `closing` frame and close.
@@ -141,6 +150,10 @@ pub struct ServeArgs {
     /// Frames queued for one client before its subscriptions are paused.
     #[arg(long, env = "EVENTFOLD_OUTBOUND_QUEUE", default_value_t = OUTBOUND_QUEUE, value_name = "FRAMES", value_parser = at_least_one::<usize>)]
     pub outbound_queue: usize,
+    /// Bytes written to a client and not yet read by it (as its pongs tell) before the
+    /// bridge waits for it.
+    #[arg(long, env = "EVENTFOLD_SEND_WINDOW", default_value_t = SEND_WINDOW, value_name = "BYTES", value_parser = at_least_one::<usize>)]
+    pub send_window: usize,
     /// Seconds a client may stay behind before it is closed with its resume offsets.
     #[arg(long, env = "EVENTFOLD_SLOW_CLIENT_TIMEOUT", default_value_t = SLOW_CLIENT_TIMEOUT.as_secs(), value_name = "SECONDS", value_parser = at_least_one::<u64>)]
     pub slow_client_timeout: u64,
@@ -218,6 +231,7 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     pub max_subscriptions: usize,
     pub outbound_queue: usize,
+    pub send_window: usize,
     pub slow_client_timeout: Duration,
 }
 
@@ -230,6 +244,7 @@ impl Default for Limits {
             header_read_timeout: HEADER_READ_TIMEOUT,
             max_subscriptions: MAX_SUBSCRIPTIONS,
             outbound_queue: OUTBOUND_QUEUE,
+            send_window: SEND_WINDOW,
             slow_client_timeout: SLOW_CLIENT_TIMEOUT,
         }
     }
@@ -307,6 +322,7 @@ impl ServeArgs {
                 header_read_timeout: Duration::from_secs(self.header_read_timeout),
                 max_subscriptions: self.max_subscriptions,
                 outbound_queue: self.outbound_queue,
+                send_window: self.send_window,
                 slow_client_timeout: Duration::from_secs(self.slow_client_timeout),
             },
         };

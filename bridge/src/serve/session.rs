@@ -1,12 +1,19 @@
 //! One WebSocket connection speaking protocol v1 (docs/protocol.md).
 //!
-//! A session is three kinds of task around one bounded outbound queue:
+//! A session is four kinds of task around one bounded outbound queue:
 //!
-//! - the writer owns the socket's sink and writes the queued frames, each within the
-//!   slow-client limit; it remembers the last offset it wrote per subscription and
-//!   partition, which is what a `closing` frame offers to resume from;
+//! - the writer owns the socket's sink and writes the queued frames, no more than the
+//!   send window ahead of what the client has read (pings out, pongs back), and closes
+//!   a client that stays behind past the slow-client limit with a `closing` frame; it
+//!   remembers the last offset it wrote per subscription and partition, which is what
+//!   a `closing` frame offers to resume from;
 //! - the reader owns the socket's stream and the connection's subscriptions, answers
-//!   requests, and spawns produce requests (bounded) and one forwarder per subscription;
+//!   requests, passes the client's pongs to the writer, hands produce requests
+//!   (bounded) to the connection's producer, and spawns one forwarder per
+//!   subscription;
+//! - the producer, started by the first `produce`, enqueues the connection's records
+//!   one after the other, so they are appended in the order they were sent, and awaits
+//!   the broker's acknowledgements together, so a client can pipeline its frames;
 //! - a forwarder turns its subscription's batches into `records` and `caught_up`
 //!   frames. When the queue is full it pauses its subscription in the backend, and
 //!   when the queue stays full past the slow-client limit it closes the connection.
@@ -16,26 +23,32 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message};
 use eventfold_core::wire::{
     ClientMessage, ErrorCode, PROTOCOL_VERSION, RequestId, Resume, ServerMessage, WireBytes,
+    WireError, WireHeader,
 };
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesOrdered;
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use serde_json::Value;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use super::metrics::Metrics;
-use super::{MAX_PRODUCES_IN_FLIGHT, SHUTDOWN_GRACE, ServeConfig, ServerState};
+use super::{MAX_PRODUCES_IN_FLIGHT, SHUTDOWN_GRACE, SLOW_CLOSE_GRACE, ServeConfig, ServerState};
 use crate::backend::{Backend, BackendError, Batch, Delivery, ProduceRequest, SubscribeRequest};
 
 /// Close codes (RFC 6455 §7.4.1 and the IANA registry).
 const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+const CLOSE_INVALID_DATA: u16 = 1007;
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 
@@ -104,29 +117,34 @@ where
     // The queue is empty and has room for at least one frame.
     let _ = out.try_send(Outbound::Frame(hello));
 
+    let (acked, acked_rx) = watch::channel(Progress::default());
     let mut writer = tokio::spawn(write_loop(
         sink,
         out_rx,
         close_rx,
+        acked_rx,
         metrics.clone(),
-        limits.slow_client_timeout,
+        limits,
     ));
     let connection = Connection {
         state: state.clone(),
         out,
         close: close.clone(),
         subscriptions: HashMap::new(),
-        produces: JoinSet::new(),
+        acked,
+        producer: None,
         produce_permits: Arc::new(Semaphore::new(MAX_PRODUCES_IN_FLIGHT)),
     };
     let mut reader = tokio::spawn(connection.read_loop(stream));
     let mut shutdown = state.shutdown_signal();
 
     tokio::select! {
-        _ = &mut writer => {
+        ended = &mut writer => {
             // The writer ended, after a close frame or on a dead socket: give the
-            // client a moment to answer the close, so it sees a clean close.
-            if tokio::time::timeout(CLOSE_REPLY_WAIT, &mut reader).await.is_err() {
+            // client time to answer the close, so it sees a clean close. Meanwhile the
+            // socket stays open, so a slow client still gets what was written.
+            let wait = ended.unwrap_or(CLOSE_REPLY_WAIT);
+            if tokio::time::timeout(wait, &mut reader).await.is_err() {
                 reader.abort();
             }
         }
@@ -203,18 +221,85 @@ fn to_text(message: &ServerMessage) -> String {
     serde_json::to_string(message).expect("server messages serialize")
 }
 
+/// What the reader knows of the client, for the writer's send window.
+#[derive(Debug, Clone, Copy, Default)]
+struct Progress {
+    /// The byte count the client's latest pong carried back: it read that much.
+    read: u64,
+    /// The reader is waiting for the writer (a full outbound queue, or produce replies
+    /// to go out), so it reads no pongs meanwhile. The window must not wait for them
+    /// then: the writer would wait for the reader, which waits for the writer.
+    stalled: bool,
+}
+
+/// The writer's view of how far the client has read: bytes written (as WebSocket
+/// frames) and what the reader learnt from the client's pongs.
+struct Window {
+    acked: watch::Receiver<Progress>,
+    written: u64,
+    /// `written` when the last ping went out.
+    pinged: u64,
+    size: u64,
+}
+
+impl Window {
+    fn unread(&self) -> u64 {
+        self.written.saturating_sub(self.acked.borrow().read)
+    }
+}
+
+/// What happened while the writer waited for the client.
+enum Wait {
+    /// The client can take the next frame.
+    Room,
+    /// A close was requested meanwhile.
+    Close(Close),
+    /// The client stayed behind for the whole slow-client limit.
+    Behind,
+    /// The reader is gone: the session is ending.
+    Gone,
+}
+
+/// The close of a client that stayed behind.
+fn slow_close(limit: Duration) -> Close {
+    Close {
+        code: CLOSE_TRY_AGAIN_LATER,
+        reason: "too slow: resume from the closing frame's offsets",
+        closing: Some(format!(
+            "this client stayed behind for {} s: subscribe again with these offsets",
+            limit.as_secs_f64()
+        )),
+        slow: true,
+    }
+}
+
 /// Writes queued frames until the queue closes, a close is requested, or the client
-/// stops accepting writes for longer than `limit`.
+/// stays behind for longer than the slow-client limit. Returns how long the session
+/// should wait for the client to answer the close.
+///
+/// Behind means the client has not read what the send window allows, or did not take a
+/// write, for the whole limit. The window is what lets a slow client still get its
+/// `closing` frame: the bridge stops writing records long before the kernel's buffers
+/// fill, so the `closing` and close frames always fit behind what was written.
 async fn write_loop<W>(
     mut sink: W,
     mut out: mpsc::Receiver<Outbound>,
     mut close: mpsc::Receiver<Close>,
+    acked: watch::Receiver<Progress>,
     metrics: Metrics,
-    limit: Duration,
-) where
+    limits: super::Limits,
+) -> Duration
+where
     W: Sink<Message> + Unpin,
     W::Error: Display,
 {
+    let limit = limits.slow_client_timeout;
+    let mut window = Window {
+        acked,
+        written: 0,
+        pinged: 0,
+        size: limits.send_window as u64,
+    };
     // Per subscription: its topic and the next offset per partition it was sent.
     let mut sent: BTreeMap<String, (String, BTreeMap<i32, i64>)> = BTreeMap::new();
     loop {
@@ -225,89 +310,180 @@ async fn write_loop<W>(
             Some(request) = close.recv() => Some(Outbound::Close(request)),
             item = out.recv() => item,
         };
-        match item {
+        let item = match item {
             Some(Outbound::Close(request)) => {
-                if request.slow {
-                    metrics.slow_client_closes.inc();
-                }
-                if let Some(message) = request.closing {
-                    let resume = sent
-                        .into_iter()
-                        .map(|(sub, (topic, offsets))| Resume {
-                            sub,
-                            topic,
-                            offsets,
-                        })
-                        .collect();
-                    let text = to_text(&ServerMessage::Closing { message, resume });
-                    if !write(&mut sink, text, &metrics, limit).await {
-                        return;
-                    }
-                }
-                let frame = CloseFrame {
-                    code: request.code,
-                    reason: request.reason.into(),
-                };
-                let _ = tokio::time::timeout(limit, sink.send(Message::Close(Some(frame)))).await;
-                return;
+                return finish(sink, sent, request, &metrics, limit).await;
             }
             None => {
                 // The session is over; flush whatever tungstenite still holds (such as
                 // its reply to the client's close).
                 let _ = tokio::time::timeout(limit, sink.close()).await;
-                return;
+                return CLOSE_REPLY_WAIT;
             }
-            Some(Outbound::Frame(text)) => {
-                if !write(&mut sink, text, &metrics, limit).await {
-                    return;
-                }
+            Some(Outbound::Forget(sub)) => {
+                sent.remove(&sub);
+                continue;
             }
-            Some(Outbound::Records {
+            Some(item) => item,
+        };
+        match room(&mut window, &mut close, limit).await {
+            Wait::Room => {}
+            Wait::Close(request) => return finish(sink, sent, request, &metrics, limit).await,
+            Wait::Behind => {
+                info!(
+                    unread = window.unread(),
+                    "closing a client that read nothing for {} s",
+                    limit.as_secs_f64()
+                );
+                return finish(sink, sent, slow_close(limit), &metrics, limit).await;
+            }
+            Wait::Gone => return CLOSE_REPLY_WAIT,
+        }
+        let (text, records) = match item {
+            Outbound::Frame(text) => (text, None),
+            Outbound::Records {
                 sub,
                 topic,
                 text,
                 count,
                 next,
-            }) => {
-                if !write(&mut sink, text, &metrics, limit).await {
-                    return;
+            } => (text, Some((sub, topic, count, next))),
+            Outbound::Forget(_) | Outbound::Close(_) => unreachable!("handled above"),
+        };
+        let bytes = text.len() as u64;
+        match write(&mut sink, text, &mut window, limit).await {
+            Written::Yes => metrics.bytes_sent.inc_by(bytes),
+            Written::Failed => return CLOSE_REPLY_WAIT,
+            Written::Late { taken } => {
+                info!(
+                    "closing a client that took no data for {} s",
+                    limit.as_secs_f64()
+                );
+                // A frame in the sink's buffer goes out ahead of the closing frame, so
+                // the client gets it first: count it as written.
+                if let Some((sub, topic, count, next)) = records.filter(|_| taken) {
+                    metrics.records_relayed.inc_by(count);
+                    let entry = sent.entry(sub).or_insert_with(|| (topic, BTreeMap::new()));
+                    entry.1.extend(next);
                 }
-                metrics.records_relayed.inc_by(count);
-                let entry = sent.entry(sub).or_insert_with(|| (topic, BTreeMap::new()));
-                entry.1.extend(next);
+                return finish(sink, sent, slow_close(limit), &metrics, limit).await;
             }
-            Some(Outbound::Forget(sub)) => {
-                sent.remove(&sub);
-            }
+        }
+        if let Some((sub, topic, count, next)) = records {
+            metrics.records_relayed.inc_by(count);
+            let entry = sent.entry(sub).or_insert_with(|| (topic, BTreeMap::new()));
+            entry.1.extend(next);
         }
     }
 }
 
-/// Writes one text frame; false when the connection is unusable (an error, or the
-/// client did not take the frame within `limit`).
-async fn write<W>(sink: &mut W, text: String, metrics: &Metrics, limit: Duration) -> bool
+/// Waits until the send window has room for another frame, a close is requested, or
+/// the slow-client limit passes.
+async fn room(window: &mut Window, close: &mut mpsc::Receiver<Close>, limit: Duration) -> Wait {
+    if window.unread() < window.size || window.acked.borrow().stalled {
+        return Wait::Room;
+    }
+    let (written, size) = (window.written, window.size);
+    let caught_up = window
+        .acked
+        .wait_for(|progress| progress.stalled || written.saturating_sub(progress.read) < size);
+    tokio::select! {
+        biased;
+        Some(request) = close.recv() => Wait::Close(request),
+        waited = tokio::time::timeout(limit, caught_up) => match waited {
+            Ok(Ok(_)) => Wait::Room,
+            Ok(Err(_)) => Wait::Gone,
+            Err(_) => Wait::Behind,
+        },
+    }
+}
+
+/// Writes the `closing` frame a close asks for, with the resume offsets, then the close
+/// frame; returns how long to wait for the client's answer.
+async fn finish<W>(
+    mut sink: W,
+    sent: BTreeMap<String, (String, BTreeMap<i32, i64>)>,
+    request: Close,
+    metrics: &Metrics,
+    limit: Duration,
+) -> Duration
+where
+    W: Sink<Message> + Unpin,
+    W::Error: Display,
+{
+    if request.slow {
+        metrics.slow_client_closes.inc();
+    }
+    if let Some(message) = request.closing {
+        let resume = sent
+            .into_iter()
+            .map(|(sub, (topic, offsets))| Resume {
+                sub,
+                topic,
+                offsets,
+            })
+            .collect();
+        let text = to_text(&ServerMessage::Closing { message, resume });
+        match tokio::time::timeout(limit, sink.send(Message::Text(text.into()))).await {
+            Ok(Ok(())) => {}
+            _ => return CLOSE_REPLY_WAIT,
+        }
+    }
+    let frame = CloseFrame {
+        code: request.code,
+        reason: request.reason.into(),
+    };
+    let _ = tokio::time::timeout(limit, sink.send(Message::Close(Some(frame)))).await;
+    // A slow client reads what was written before it reaches the close frame.
+    if request.slow {
+        SLOW_CLOSE_GRACE
+    } else {
+        CLOSE_REPLY_WAIT
+    }
+}
+
+/// How a write went.
+enum Written {
+    Yes,
+    /// An error: the connection is unusable.
+    Failed,
+    /// The frame was not sent within the limit: the client is not reading. `taken`
+    /// when it is in the sink's buffer, ahead of anything written after it.
+    Late {
+        taken: bool,
+    },
+}
+
+/// Writes one text frame, then a ping when a quarter of the window was written since
+/// the last one: the client's pong says it read everything before the ping.
+async fn write<W>(sink: &mut W, text: String, window: &mut Window, limit: Duration) -> Written
 where
     W: Sink<Message> + Unpin,
     W::Error: Display,
 {
     let bytes = text.len() as u64;
-    match tokio::time::timeout(limit, sink.send(Message::Text(text.into()))).await {
-        Ok(Ok(())) => {
-            metrics.bytes_sent.inc_by(bytes);
-            true
+    let fed_before = window.written;
+    let sending = async {
+        // Fed first, so a frame that is in the sink's buffer is told apart from one
+        // that is not.
+        sink.feed(Message::Text(text.into())).await?;
+        window.written += bytes;
+        if window.written - window.pinged >= window.size / 4 {
+            window.pinged = window.written;
+            let count = window.written.to_be_bytes().to_vec();
+            sink.feed(Message::Ping(count.into())).await?;
         }
+        sink.flush().await
+    };
+    match tokio::time::timeout(limit, sending).await {
+        Ok(Ok(())) => Written::Yes,
         Ok(Err(e)) => {
             debug!("write failed: {e}");
-            false
+            Written::Failed
         }
-        Err(_) => {
-            metrics.slow_client_closes.inc();
-            info!(
-                "closing a client that took no data for {} s",
-                limit.as_secs_f64()
-            );
-            false
-        }
+        Err(_) => Written::Late {
+            taken: window.written > fed_before,
+        },
     }
 }
 
@@ -332,8 +508,37 @@ struct Connection<B> {
     out: mpsc::Sender<Outbound>,
     close: mpsc::Sender<Close>,
     subscriptions: HashMap<String, SubscriptionHandle>,
-    produces: JoinSet<()>,
+    /// The bytes the client has read, from its pongs, for the writer's send window.
+    acked: watch::Sender<Progress>,
+    /// The connection's producer, once it has produced.
+    producer: Option<ProducerHandle>,
+    /// Produce requests sent to the producer and not yet answered; the reader waits
+    /// for one before it hands over the next.
     produce_permits: Arc<Semaphore>,
+}
+
+/// A `produce` frame on its way to the connection's producer, with the permit that
+/// counts it until its reply is queued.
+struct ProduceJob {
+    id: RequestId,
+    topic: String,
+    key: Option<WireBytes>,
+    value: Option<WireBytes>,
+    headers: Vec<WireHeader>,
+    permit: OwnedSemaphorePermit,
+}
+
+/// The reader's end of the producer task. Dropping it stops the task: the client is
+/// gone, and records already enqueued are appended anyway.
+struct ProducerHandle {
+    jobs: mpsc::Sender<ProduceJob>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for ProducerHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// The outbound queue is closed: the writer has ended.
@@ -345,8 +550,6 @@ impl<B: Backend> Connection<B> {
         R: Stream<Item = Result<Message, axum::Error>> + Unpin,
     {
         while let Some(message) = stream.next().await {
-            // Reap finished produce tasks so the set stays as small as what is in flight.
-            while self.produces.try_join_next().is_some() {}
             let handled = match message {
                 Ok(Message::Text(text)) => self.handle_text(text.as_str()).await,
                 Ok(Message::Binary(_)) => {
@@ -358,22 +561,40 @@ impl<B: Backend> Connection<B> {
                     .await
                 }
                 // tungstenite answers pings itself.
-                Ok(Message::Ping(_) | Message::Pong(_)) => Ok(()),
+                Ok(Message::Ping(_)) => Ok(()),
+                // The answer to one of the writer's pings: the client has read every
+                // byte written before it. Other pongs (a client may send them
+                // unasked) carry no count.
+                Ok(Message::Pong(payload)) => {
+                    if let Ok(count) = <[u8; 8]>::try_from(&payload[..]) {
+                        let count = u64::from_be_bytes(count);
+                        self.acked.send_if_modified(|progress| {
+                            let newer = count > progress.read;
+                            progress.read = progress.read.max(count);
+                            newer
+                        });
+                    }
+                    Ok(())
+                }
                 Ok(Message::Close(_)) => return Ending::Client,
                 Err(e) => {
-                    if too_large(e) {
+                    let Some((code, reason)) = read_error_close(e) else {
+                        return Ending::Client;
+                    };
+                    if code == CLOSE_TOO_BIG {
                         let max = self.state.config().limits.max_frame_bytes;
                         info!(max, "closing a client that sent a frame over the limit");
-                        let close = Close {
-                            code: CLOSE_TOO_BIG,
-                            reason: "frame too large (--max-frame-bytes)",
-                            closing: None,
-                            slow: false,
-                        };
-                        let _ = self.out.send(Outbound::Close(close)).await;
-                        return Ending::Gone;
+                    } else {
+                        info!(code, "closing a client that broke the protocol: {reason}");
                     }
-                    return Ending::Client;
+                    let close = Close {
+                        code,
+                        reason,
+                        closing: None,
+                        slow: false,
+                    };
+                    let _ = self.out.send(Outbound::Close(close)).await;
+                    return Ending::Gone;
                 }
             };
             if handled.is_err() {
@@ -384,10 +605,26 @@ impl<B: Backend> Connection<B> {
     }
 
     async fn send(&self, message: &ServerMessage) -> Result<(), Gone> {
-        self.out
-            .send(Outbound::Frame(to_text(message)))
-            .await
-            .map_err(|_| Gone)
+        self.queue(Outbound::Frame(to_text(message))).await
+    }
+
+    /// Queues a frame for the writer; while the queue is full the reader reads no
+    /// pongs, and says so (see [`Progress::stalled`]).
+    async fn queue(&self, frame: Outbound) -> Result<(), Gone> {
+        let frame = match self.out.try_send(frame) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Closed(_)) => return Err(Gone),
+            Err(TrySendError::Full(frame)) => frame,
+        };
+        self.stalled(self.out.send(frame)).await.map_err(|_| Gone)
+    }
+
+    /// Awaits `wait`, a wait for the writer, marked as a stall of the reader.
+    async fn stalled<T>(&self, wait: impl Future<Output = T>) -> T {
+        self.acked.send_modify(|progress| progress.stalled = true);
+        let result = wait.await;
+        self.acked.send_modify(|progress| progress.stalled = false);
+        result
     }
 
     async fn error(
@@ -440,7 +677,7 @@ impl<B: Backend> Connection<B> {
             }
             ClientMessage::Unsubscribe { id } => {
                 if self.subscriptions.remove(&id).is_some() {
-                    self.out.send(Outbound::Forget(id)).await.map_err(|_| Gone)
+                    self.queue(Outbound::Forget(id)).await
                 } else {
                     self.unknown_subscription(id).await
                 }
@@ -574,83 +811,172 @@ impl<B: Backend> Connection<B> {
         Ok(())
     }
 
+    /// Hands a `produce` frame to the connection's producer, in the order frames
+    /// arrive. The reader waits here while [`MAX_PRODUCES_IN_FLIGHT`] are unanswered.
     async fn produce(
         &mut self,
         id: RequestId,
         topic: String,
         key: Option<WireBytes>,
         value: Option<WireBytes>,
-        headers: BTreeMap<String, WireBytes>,
+        headers: Vec<WireHeader>,
     ) -> Result<(), Gone> {
-        if !self.state.config().allow_produce {
-            return self
-                .error(
-                    id,
-                    ErrorCode::Forbidden,
-                    "this bridge is read-only: start it with --allow-produce to append records",
-                )
-                .await;
-        }
-        if !self.state.config().topic_visible(&topic) {
-            let message = Self::unknown_topic(&topic);
-            return self.error(id, ErrorCode::UnknownTopic, message).await;
-        }
-        let bytes = |wire: Option<WireBytes>| wire.map(|w| w.to_bytes()).transpose();
-        let request = (|| {
-            Ok::<_, eventfold_core::wire::WireError>(ProduceRequest {
-                topic,
-                key: bytes(key)?,
-                value: bytes(value)?,
-                headers: headers
-                    .into_iter()
-                    .map(|(name, value)| Ok((name, value.to_bytes()?)))
-                    .collect::<Result<_, _>>()?,
-            })
-        })();
-        let request = match request {
-            Ok(request) => request,
-            Err(e) => {
-                return self
-                    .error(id, ErrorCode::BadRequest, format!("bad produce: {e}"))
-                    .await;
-            }
+        let permits = Arc::clone(&self.produce_permits);
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            // The replies that give permits back wait for the writer.
+            Err(_) => match self.stalled(permits.acquire_owned()).await {
+                Ok(permit) => permit,
+                Err(_) => return Ok(()),
+            },
         };
-        // Bounded: the reader waits here while MAX_PRODUCES_IN_FLIGHT are unanswered.
-        let Ok(permit) = Arc::clone(&self.produce_permits).acquire_owned().await else {
-            return Ok(());
-        };
-        let state = self.state.clone();
-        let out = self.out.clone();
-        self.produces.spawn(async move {
-            let reply = match state.backend().produce(request).await {
-                Ok((partition, offset)) => {
-                    state.metrics().produce_acks.inc();
-                    ServerMessage::Produced {
-                        id,
-                        partition,
-                        offset,
-                    }
-                }
-                Err(BackendError { code, message }) => {
-                    state.metrics().produce_errors.inc();
-                    state.metrics().refused_frame(code);
-                    ServerMessage::Error { id, code, message }
-                }
-            };
-            let _ = out.send(Outbound::Frame(to_text(&reply))).await;
-            drop(permit);
+        let producer = self.producer.get_or_insert_with(|| {
+            // As many jobs as permits: sending never waits.
+            let (jobs, jobs_rx) = mpsc::channel(MAX_PRODUCES_IN_FLIGHT);
+            let task = tokio::spawn(produce_loop(self.state.clone(), jobs_rx, self.out.clone()));
+            ProducerHandle { jobs, task }
         });
-        Ok(())
+        let job = ProduceJob {
+            id,
+            topic,
+            key,
+            value,
+            headers,
+            permit,
+        };
+        producer.jobs.send(job).await.map_err(|_| Gone)
     }
 }
 
-/// Reports whether a read error is a frame or message over the size limit.
-fn too_large(error: axum::Error) -> bool {
+/// A produce reply once it is known, with the permit to give back once it is queued.
+type Reply = BoxFuture<'static, (String, OwnedSemaphorePermit)>;
+
+/// The connection's producer: it enqueues each job's record before it takes the next
+/// job, so records are appended in the order their frames came, and meanwhile awaits
+/// the acknowledgements of the records already enqueued. Replies go out in the order
+/// the frames came.
+async fn produce_loop<B: Backend>(
+    state: ServerState<B>,
+    mut jobs: mpsc::Receiver<ProduceJob>,
+    out: mpsc::Sender<Outbound>,
+) {
+    let mut replies: FuturesOrdered<Reply> = FuturesOrdered::new();
+    loop {
+        tokio::select! {
+            // Replies first: they give permits back to the reader.
+            biased;
+            Some((reply, permit)) = replies.next(), if !replies.is_empty() => {
+                if out.send(Outbound::Frame(reply)).await.is_err() {
+                    return;
+                }
+                drop(permit);
+            }
+            job = jobs.recv() => match job {
+                Some(job) => replies.push_back(enqueue(&state, job).await),
+                // The reader is gone; it ends the session's other tasks too.
+                None => return,
+            },
+        }
+    }
+}
+
+/// Checks one produce job and enqueues its record; the future of its reply.
+async fn enqueue<B: Backend>(state: &ServerState<B>, job: ProduceJob) -> Reply {
+    let ProduceJob {
+        id,
+        topic,
+        key,
+        value,
+        headers,
+        permit,
+    } = job;
+    let refuse = |id, code, message: String, permit| -> Reply {
+        state.metrics().refused_frame(code);
+        let text = to_text(&ServerMessage::Error { id, code, message });
+        futures_util::future::ready((text, permit)).boxed()
+    };
+    if !state.config().allow_produce {
+        let message =
+            "this bridge is read-only: start it with --allow-produce to append records".into();
+        return refuse(id, ErrorCode::Forbidden, message, permit);
+    }
+    if !state.config().topic_visible(&topic) {
+        let message = Connection::<B>::unknown_topic(&topic);
+        return refuse(id, ErrorCode::UnknownTopic, message, permit);
+    }
+    let bytes = |wire: Option<WireBytes>| wire.map(|w| w.to_bytes()).transpose();
+    let request = (|| {
+        Ok::<_, WireError>(ProduceRequest {
+            topic,
+            key: bytes(key)?,
+            value: bytes(value)?,
+            headers: headers
+                .into_iter()
+                .map(|h| Ok((h.name, bytes(h.value)?)))
+                .collect::<Result<_, _>>()?,
+        })
+    })();
+    let request = match request {
+        Ok(request) => request,
+        Err(e) => {
+            let message = format!("bad produce: {e}");
+            return refuse(id, ErrorCode::BadRequest, message, permit);
+        }
+    };
+    let ack = match state.backend().enqueue(request).await {
+        Ok(ack) => ack,
+        Err(BackendError { code, message }) => {
+            state.metrics().produce_errors.inc();
+            return refuse(id, code, message, permit);
+        }
+    };
+    let metrics = state.metrics().clone();
+    async move {
+        let reply = match ack.await {
+            Ok((partition, offset)) => {
+                metrics.produce_acks.inc();
+                ServerMessage::Produced {
+                    id,
+                    partition,
+                    offset,
+                }
+            }
+            Err(BackendError { code, message }) => {
+                metrics.produce_errors.inc();
+                metrics.refused_frame(code);
+                ServerMessage::Error { id, code, message }
+            }
+        };
+        (to_text(&reply), permit)
+    }
+    .boxed()
+}
+
+/// The close code and reason a read error calls for: 1009 for a frame or message over
+/// the size limit, 1007 for a text frame that is not UTF-8, 1002 for any other breach of
+/// RFC 6455 (a reserved opcode, an unmasked client frame, …). `None` when the socket
+/// just ended: there is nobody to tell.
+fn read_error_close(error: axum::Error) -> Option<(u16, &'static str)> {
+    use tungstenite::error::ProtocolError;
     let inner = error.into_inner();
-    matches!(
-        inner.downcast_ref::<tungstenite::Error>(),
-        Some(tungstenite::Error::Capacity(_))
-    )
+    match inner.downcast_ref::<tungstenite::Error>()? {
+        tungstenite::Error::Capacity(_) => {
+            Some((CLOSE_TOO_BIG, "frame too large (--max-frame-bytes)"))
+        }
+        tungstenite::Error::Utf8(_) => Some((CLOSE_INVALID_DATA, "a text frame must be UTF-8")),
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        tungstenite::Error::Protocol(ProtocolError::UnmaskedFrameFromClient) => Some((
+            CLOSE_PROTOCOL_ERROR,
+            "protocol error: client frames must be masked",
+        )),
+        tungstenite::Error::Protocol(
+            ProtocolError::InvalidOpcode(_)
+            | ProtocolError::UnknownDataFrameType(_)
+            | ProtocolError::UnknownControlFrameType(_),
+        ) => Some((CLOSE_PROTOCOL_ERROR, "protocol error: reserved opcode")),
+        tungstenite::Error::Protocol(_) => Some((CLOSE_PROTOCOL_ERROR, "protocol error")),
+        _ => None,
+    }
 }
 
 /// Turns one subscription's batches into frames.
@@ -814,15 +1140,7 @@ impl Forwarder {
             Ok(Err(_)) => Err(Gone),
             Err(_) => {
                 info!(sub = %self.sub, "closing a client that stayed behind");
-                let _ = self.close.try_send(Close {
-                    code: CLOSE_TRY_AGAIN_LATER,
-                    reason: "too slow: resume from the closing frame's offsets",
-                    closing: Some(format!(
-                        "this client stayed behind for {} s: subscribe again with these offsets",
-                        self.limit.as_secs_f64()
-                    )),
-                    slow: true,
-                });
+                let _ = self.close.try_send(slow_close(self.limit));
                 Err(Gone)
             }
         }

@@ -689,7 +689,7 @@ impl Live {
             topic,
             key: (!key.is_empty()).then(|| WireBytes(Value::String(key.to_owned()))),
             value: Some(WireBytes(value)),
-            headers: BTreeMap::new(),
+            headers: Vec::new(),
         };
         self.command = Some(if self.send(&message) {
             Command::Sent { id }
