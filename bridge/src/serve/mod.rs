@@ -38,6 +38,7 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::backend::{Backend, BackendError, NoKafka};
+use crate::kafka::backend::PREFETCH_KBYTES;
 use crate::kafka::watchdog::STALL_TIMEOUT;
 use crate::kafka::{ConfigError, KafkaArgs, KafkaBackend};
 pub use http::{ServerState, router};
@@ -162,6 +163,15 @@ pub struct ServeArgs {
     /// delivered, so nothing is lost or repeated).
     #[arg(long, env = "EVENTFOLD_STALL_TIMEOUT", default_value_t = STALL_TIMEOUT.as_secs(), value_name = "SECONDS", value_parser = at_least_one::<u64>)]
     pub stall_timeout: u64,
+    /// KiB each subscription's consumer fetches ahead of its client: with
+    /// `--max-connections` and `--max-subscriptions`, the main term of the bridge's
+    /// memory ceiling (README, "Bounded").
+    #[arg(long, env = "EVENTFOLD_PREFETCH_KBYTES", default_value_t = PREFETCH_KBYTES, value_name = "KIB", value_parser = at_least_one::<u32>)]
+    pub prefetch_kbytes: u32,
+    /// Let clients see Kafka's internal topics (`__consumer_offsets`, …), which
+    /// `--topics` never exposes by itself.
+    #[arg(long, env = "EVENTFOLD_INTERNAL_TOPICS")]
+    pub internal_topics: bool,
     /// The cluster (`--brokers`, `-X`, `--allow-unsafe-client-config`); without
     /// `--brokers` the bridge serves the page alone.
     #[command(flatten)]
@@ -476,7 +486,9 @@ pub fn main(args: ServeArgs) -> ExitCode {
                 // starts even when the broker is not up yet (/healthz says so).
                 let backend =
                     KafkaBackend::new(client, config.topics.clone(), config.allow_produce)?
-                        .with_stall_timeout(Duration::from_secs(args.stall_timeout));
+                        .with_stall_timeout(Duration::from_secs(args.stall_timeout))
+                        .with_prefetch_kbytes(args.prefetch_kbytes)
+                        .with_internal_topics(args.internal_topics);
                 info!(
                     brokers = args.kafka.brokers.as_deref().unwrap_or_default(),
                     "relaying Kafka"
