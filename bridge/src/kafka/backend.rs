@@ -46,8 +46,9 @@ pub const PRODUCE_LINGER_MS: u32 = 1;
 /// librdkafka's prefetch per subscription (`queued.max.messages.kbytes`, the default of
 /// `eventfold serve --prefetch-kbytes`): records fetched ahead of the browser. Small,
 /// so that subscriptions of browsers that stop reading stay cheap: with librdkafka's
-/// default (64 MiB) and then 4 MiB, 128 such subscriptions held 900 MiB.
-pub const PREFETCH_KBYTES: u32 = 256;
+/// default (64 MiB) and then 4 MiB, 128 such subscriptions held 900 MiB; at 256 KiB,
+/// 185 MiB.
+pub const PREFETCH_KBYTES: u32 = 128;
 /// The prefetch of `eventfold replay --topic`, which folds as fast as it can read and has
 /// one consumer: a larger prefetch keeps its fetches large.
 pub const REPLAY_PREFETCH_KBYTES: u32 = 4096;
@@ -73,7 +74,7 @@ pub const TRANSIENT_RETRY: Duration = Duration::from_secs(10);
 /// The pause between two tries of a request that met a transient error.
 const TRANSIENT_BACKOFF: Duration = Duration::from_millis(100);
 /// Record batches a subscription holds for its session before it stops fetching.
-pub const BATCH_QUEUE: usize = 4;
+pub const BATCH_QUEUE: usize = 2;
 /// The group id of every subscription's consumer. Consumers only `assign`: they never
 /// join this group and never commit to it, so it stays empty on the cluster.
 pub const NEVER_COMMITTED_GROUP: &str = "eventfold-bridge-never-committed";

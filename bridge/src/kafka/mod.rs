@@ -10,6 +10,7 @@
 //! - [`subscription`]: the pump thread of one subscription, and [`subscription::record`],
 //!   the wire form of a Kafka record.
 //! - [`topic`]: reading a topic up to its high watermarks, for `eventfold replay --topic`.
+//! - [`memory`]: handing freed memory back to the system when subscriptions end.
 //! - `hub`: shared tails — caught-up subscriptions of a topic share one consumer.
 //! - [`watchdog`]: rebuilds a subscription that stalls while records wait (the decision
 //!   is the pure [`watchdog::stalled`]).
@@ -17,6 +18,7 @@
 pub mod backend;
 pub mod config;
 pub(crate) mod hub;
+pub mod memory;
 pub mod subscription;
 pub mod topic;
 pub mod watchdog;

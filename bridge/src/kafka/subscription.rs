@@ -30,6 +30,10 @@ use crate::backend::{BackendError, Batch, Delivery, EncodedRecords};
 
 /// The most records in one batch.
 pub const MAX_BATCH_RECORDS: usize = 500;
+/// The most wire text in one batch, once a record took it there: a batch is a frame in
+/// a browser's outbound queue and in its subscription's channel, so this bounds what a
+/// client that stops reading holds there (500 small records are about 70 KB).
+pub const MAX_BATCH_BYTES: usize = 32 << 10;
 /// The longest a batch is filled. A batch is sent as soon as librdkafka has nothing more
 /// fetched, so a live record goes out at once; this bounds a batch of records that
 /// trickle in without a pause.
@@ -112,6 +116,7 @@ pub(crate) fn spawn(pump: Pump, topic: &str) -> Result<(), BackendError> {
         .spawn(move || {
             tracing::debug!(topic, "subscription started");
             pump.run();
+            super::memory::released();
             tracing::debug!(topic, "subscription ended");
         })
         .map(drop)
@@ -195,8 +200,9 @@ impl Batcher {
         }
     }
 
-    fn len(&self) -> usize {
-        self.count
+    /// At [`MAX_BATCH_RECORDS`], or at [`MAX_BATCH_BYTES`] of wire text.
+    fn full(&self) -> bool {
+        self.count >= MAX_BATCH_RECORDS || self.json.len() >= MAX_BATCH_BYTES
     }
 
     fn is_empty(&self) -> bool {
@@ -474,7 +480,7 @@ impl Pump {
 
             // Fill a batch: wait for a first record (at most IDLE_POLL, so a closed
             // channel or a pause is noticed soon), then take what librdkafka already
-            // holds, up to MAX_BATCH_RECORDS or BATCH_LINGER, looking at the clock only
+            // holds, up to MAX_BATCH_RECORDS, MAX_BATCH_BYTES or BATCH_LINGER, looking at the clock only
             // now and then.
             match self.poll(IDLE_POLL, &mut batch, &mut done, &mut next) {
                 Polled::End => return,
@@ -491,7 +497,7 @@ impl Pump {
                 Sink::Hub(_) => HUB_LINGER,
                 Sink::One(_) => Duration::ZERO,
             };
-            'fill: while batch.len() < MAX_BATCH_RECORDS
+            'fill: while !batch.full()
                 && start.elapsed() < BATCH_LINGER.max(linger)
                 && !self.finished(&done)
             {
@@ -501,7 +507,7 @@ impl Pump {
                         Polled::End => return,
                         Polled::Nothing if wait.is_zero() => break 'fill,
                         Polled::Nothing => {}
-                        Polled::Record if batch.len() >= MAX_BATCH_RECORDS => break 'fill,
+                        Polled::Record if batch.full() => break 'fill,
                         Polled::Record => {}
                     }
                 }

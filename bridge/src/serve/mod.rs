@@ -68,8 +68,10 @@ pub const MIN_PUBLIC_TOKEN_CHARS: usize = 16;
 /// Most subscriptions one connection may hold at once.
 pub const MAX_SUBSCRIPTIONS: usize = 16;
 /// Frames waiting to be written to one client. When it is full the client is behind:
-/// its subscriptions are paused until there is room.
-pub const OUTBOUND_QUEUE: usize = 64;
+/// its subscriptions are paused until there is room. A `records` frame carries up to
+/// 500 records (about 100 KB of small JSON events): at 64 frames, eight connections
+/// that stopped reading held 55 MiB in these queues alone.
+pub const OUTBOUND_QUEUE: usize = 16;
 /// How long a client may stay behind (its send window or outbound queue full, or a
 /// write not accepted) before the bridge closes it with the offsets to resume from.
 pub const SLOW_CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -443,6 +445,7 @@ pub async fn shutdown_signal() {
 /// `eventfold serve`: checks the options, binds, and serves until Ctrl-C or SIGTERM.
 pub fn main(args: ServeArgs) -> ExitCode {
     init_logging();
+    crate::kafka::memory::limit_arenas();
     let checked = args.config().and_then(|config| {
         let kafka = match args.kafka.enabled() {
             true => Some(args.kafka.client_config()?),
