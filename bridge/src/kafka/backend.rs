@@ -539,7 +539,13 @@ impl Inner {
         };
         let hub = match self.hubs.join_tail(topic, &at, &tx, &paused_rx) {
             Offer::Become(hub) => hub,
-            Offer::Taken | Offer::NotNow => return Ok(subscription),
+            Offer::Taken => return Ok(subscription),
+            // The hub follows other partitions (the topic grew since): a consumer of its
+            // own, which hands over to a hub later.
+            Offer::NotNow => {
+                self.tail(topic, &at, tx, paused_rx)?;
+                return Ok(subscription);
+            }
         };
         let at = hub.next();
         let started = self

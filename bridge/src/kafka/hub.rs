@@ -209,29 +209,7 @@ impl Hubs {
         tx: &mpsc::Sender<Batch>,
         paused: &watch::Receiver<bool>,
     ) -> Offer {
-        let subscriber = || Subscriber::new(tx.clone(), paused.clone());
-        let mut map = lock(&self.map);
-        if let Some(hub) = map.get(topic) {
-            let mut state = lock(&hub.state);
-            if !state.over {
-                if state.next != *at {
-                    return Offer::NotNow;
-                }
-                state.subscribers.push(subscriber());
-                return Offer::Taken;
-            }
-        }
-        let hub = Arc::new(Hub {
-            topic: topic.to_owned(),
-            state: Mutex::new(State {
-                next: at.clone(),
-                subscribers: vec![subscriber()],
-                over: false,
-            }),
-            hubs: Arc::downgrade(self),
-        });
-        map.insert(topic.to_owned(), hub.clone());
-        Offer::Become(hub)
+        self.offer(topic, at, tx, paused, |next| next == at)
     }
 
     /// Joins a new subscription that starts at the end of the log to its topic's hub,
@@ -247,13 +225,28 @@ impl Hubs {
         tx: &mpsc::Sender<Batch>,
         paused: &watch::Receiver<bool>,
     ) -> Offer {
+        self.offer(topic, at, tx, paused, |next| next.keys().eq(at.keys()))
+    }
+
+    /// Adds a subscriber to `topic`'s hub when `fits` its position, or starts a hub at
+    /// `at` with it when the topic has none.
+    fn offer(
+        self: &Arc<Self>,
+        topic: &str,
+        at: &BTreeMap<i32, i64>,
+        tx: &mpsc::Sender<Batch>,
+        paused: &watch::Receiver<bool>,
+        fits: impl Fn(&BTreeMap<i32, i64>) -> bool,
+    ) -> Offer {
+        let subscriber = || Subscriber::new(tx.clone(), paused.clone());
         let mut map = lock(&self.map);
         if let Some(hub) = map.get(topic) {
             let mut state = lock(&hub.state);
-            if !state.over && state.next.keys().eq(at.keys()) {
-                state
-                    .subscribers
-                    .push(Subscriber::new(tx.clone(), paused.clone()));
+            if !state.over {
+                if !fits(&state.next) {
+                    return Offer::NotNow;
+                }
+                state.subscribers.push(subscriber());
                 return Offer::Taken;
             }
         }
@@ -261,7 +254,7 @@ impl Hubs {
             topic: topic.to_owned(),
             state: Mutex::new(State {
                 next: at.clone(),
-                subscribers: vec![Subscriber::new(tx.clone(), paused.clone())],
+                subscribers: vec![subscriber()],
                 over: false,
             }),
             hubs: Arc::downgrade(self),

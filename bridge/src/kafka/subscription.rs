@@ -33,7 +33,7 @@ pub const MAX_BATCH_RECORDS: usize = 500;
 /// The most wire text in one batch, once a record took it there: a batch is a frame in
 /// a browser's outbound queue and in its subscription's channel, so this bounds what a
 /// client that stops reading holds there (500 small records are about 70 KB).
-pub const MAX_BATCH_BYTES: usize = 32 << 10;
+pub const MAX_BATCH_BYTES: usize = 16 << 10;
 /// The longest a batch is filled. A batch is sent as soon as librdkafka has nothing more
 /// fetched, so a live record goes out at once; this bounds a batch of records that
 /// trickle in without a pause.

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message};
 use eventfold_core::wire::{
@@ -240,6 +240,9 @@ struct Window {
     /// `written` when the last ping went out.
     pinged: u64,
     size: u64,
+    /// Since when the client has been behind: the window filled up and the client has
+    /// not since read its way back to half of it.
+    behind_since: Option<Instant>,
 }
 
 impl Window {
@@ -299,6 +302,7 @@ where
         written: 0,
         pinged: 0,
         size: limits.send_window as u64,
+        behind_since: None,
     };
     // Per subscription: its topic and the next offset per partition it was sent.
     let mut sent: BTreeMap<String, (String, BTreeMap<i32, i64>)> = BTreeMap::new();
@@ -379,19 +383,40 @@ where
 
 /// Waits until the send window has room for another frame, a close is requested, or
 /// the slow-client limit passes.
+///
+/// Once the window is full the client is behind, and it has room again only when it has
+/// read its way back to half the window: so a client must read half the window
+/// (128 KiB by default) within the slow-client limit. Without that, a client reading a
+/// trickle (20 KB/s against a replay's megabytes) made a little room again and again
+/// and was never behind for a whole limit, yet it never caught up; a browser on a slow
+/// link still reads half the window in a second or two.
 async fn room(window: &mut Window, close: &mut mpsc::Receiver<Close>, limit: Duration) -> Wait {
-    if window.unread() < window.size || window.acked.borrow().stalled {
+    if window.acked.borrow().stalled {
+        window.behind_since = None;
         return Wait::Room;
     }
-    let (written, size) = (window.written, window.size);
+    let unread = window.unread();
+    let half = window.size / 2;
+    if unread <= half {
+        window.behind_since = None;
+    }
+    if window.behind_since.is_none() && unread < window.size {
+        return Wait::Room;
+    }
+    let since = *window.behind_since.get_or_insert_with(Instant::now);
+    let limit = limit.saturating_sub(since.elapsed());
+    let written = window.written;
     let caught_up = window
         .acked
-        .wait_for(|progress| progress.stalled || written.saturating_sub(progress.read) < size);
+        .wait_for(|progress| progress.stalled || written.saturating_sub(progress.read) <= half);
     tokio::select! {
         biased;
         Some(request) = close.recv() => Wait::Close(request),
         waited = tokio::time::timeout(limit, caught_up) => match waited {
-            Ok(Ok(_)) => Wait::Room,
+            Ok(Ok(_)) => {
+                window.behind_since = None;
+                Wait::Room
+            }
             Ok(Err(_)) => Wait::Gone,
             Err(_) => Wait::Behind,
         },
