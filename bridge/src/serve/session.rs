@@ -240,9 +240,10 @@ struct Window {
     /// `written` when the last ping went out.
     pinged: u64,
     size: u64,
-    /// Since when the client has been behind: the window filled up and the client has
-    /// not since read its way back to half of it.
-    behind_since: Option<Instant>,
+    /// Since when the client has been behind, and the count of bytes read that ends
+    /// it: the window filled up at that instant, and the client has not read half a
+    /// window since.
+    behind: Option<(Instant, u64)>,
 }
 
 impl Window {
@@ -302,7 +303,7 @@ where
         written: 0,
         pinged: 0,
         size: limits.send_window as u64,
-        behind_since: None,
+        behind: None,
     };
     // Per subscription: its topic and the next offset per partition it was sent.
     let mut sent: BTreeMap<String, (String, BTreeMap<i32, i64>)> = BTreeMap::new();
@@ -384,39 +385,37 @@ where
 /// Waits until the send window has room for another frame, a close is requested, or
 /// the slow-client limit passes.
 ///
-/// Once the window is full the client is behind, and it has room again only when it has
-/// read its way back to half the window: so a client must read half the window
-/// (128 KiB by default) within the slow-client limit. Without that, a client reading a
-/// trickle (20 KB/s against a replay's megabytes) made a little room again and again
-/// and was never behind for a whole limit, yet it never caught up; a browser on a slow
-/// link still reads half the window in a second or two.
+/// Once the window is full the client is behind until it has read half a window more
+/// (128 KiB by default): so a client must read half the window within the slow-client
+/// limit of the window filling up. Meanwhile the writer goes on filling whatever room
+/// the client makes. Without this, a client reading a trickle (20 KB/s against a
+/// replay's megabytes) made a little room again and again and was never behind for a
+/// whole limit at a time, yet it never caught up; a browser on a slow link still reads
+/// half the window in a second or two.
 async fn room(window: &mut Window, close: &mut mpsc::Receiver<Close>, limit: Duration) -> Wait {
-    if window.acked.borrow().stalled {
-        window.behind_since = None;
+    let (read, stalled) = {
+        let progress = window.acked.borrow();
+        (progress.read, progress.stalled)
+    };
+    if stalled || window.behind.is_some_and(|(_, mark)| read >= mark) {
+        window.behind = None;
+    }
+    if stalled || window.unread() < window.size {
         return Wait::Room;
     }
-    let unread = window.unread();
-    let half = window.size / 2;
-    if unread <= half {
-        window.behind_since = None;
-    }
-    if window.behind_since.is_none() && unread < window.size {
-        return Wait::Room;
-    }
-    let since = *window.behind_since.get_or_insert_with(Instant::now);
+    let (since, _) = *window
+        .behind
+        .get_or_insert_with(|| (Instant::now(), read + window.size / 2));
     let limit = limit.saturating_sub(since.elapsed());
-    let written = window.written;
+    let (written, size) = (window.written, window.size);
     let caught_up = window
         .acked
-        .wait_for(|progress| progress.stalled || written.saturating_sub(progress.read) <= half);
+        .wait_for(|progress| progress.stalled || written.saturating_sub(progress.read) < size);
     tokio::select! {
         biased;
         Some(request) = close.recv() => Wait::Close(request),
         waited = tokio::time::timeout(limit, caught_up) => match waited {
-            Ok(Ok(_)) => {
-                window.behind_since = None;
-                Wait::Room
-            }
+            Ok(Ok(_)) => Wait::Room,
             Ok(Err(_)) => Wait::Gone,
             Err(_) => Wait::Behind,
         },
