@@ -350,6 +350,15 @@ impl Hub {
         self.detach_all(detached);
     }
 
+    /// How long to gather records into a batch: `per_subscriber` times the subscribers,
+    /// at most `max`.
+    pub fn linger(&self, per_subscriber: Duration, max: Duration) -> Duration {
+        let subscribers = lock(&self.state).subscribers.len();
+        per_subscriber
+            .saturating_mul(u32::try_from(subscribers).unwrap_or(u32::MAX))
+            .min(max)
+    }
+
     /// The offsets before which every record has been fanned out.
     pub fn next(&self) -> BTreeMap<i32, i64> {
         lock(&self.state).next.clone()
