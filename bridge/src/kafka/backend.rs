@@ -26,8 +26,7 @@ use super::hub::{Detached, Hubs, Offer, Spawner};
 use super::subscription::{self, Pump, QuietEof, Sink};
 use super::watchdog::{Watch, Watchdog};
 use crate::backend::{
-    Backend, BackendError, Batch, Health, ProduceAck, ProduceRequest, SubscribeRequest,
-    Subscription,
+    Backend, BackendError, Health, ProduceAck, ProduceRequest, SubscribeRequest, Subscription,
 };
 
 /// How long a metadata, watermark or timestamp lookup may take before the request fails.
@@ -543,31 +542,14 @@ impl Inner {
             // The hub follows other partitions (the topic grew since): a consumer of its
             // own, which hands over to a hub later.
             Offer::NotNow => {
-                self.tail(topic, &at, tx, paused_rx)?;
+                self.tail(topic, &at, Sink::One(tx), paused_rx)?;
                 return Ok(subscription);
             }
         };
         let at = hub.next();
-        let started = self
-            .consumer_at(topic, &at)
-            .and_then(|(consumer, assignment)| {
-                let pump = Pump {
-                    watch: self.new_watch(topic, &at),
-                    consumer,
-                    assignment,
-                    sink: Sink::Hub(hub.clone()),
-                    // A hub is never paused: a subscriber that wants a pause stays behind in
-                    // its backlog, then leaves.
-                    paused: watch::channel(false).1,
-                    high: BTreeMap::new(),
-                    stop_at_high: false,
-                    encoded: true,
-                    topic: topic.to_owned(),
-                    config: self.consumer_config(),
-                    handover: None,
-                };
-                subscription::spawn(pump, topic)
-            });
+        // A hub is never paused: a subscriber that wants a pause stays behind in its
+        // backlog, then leaves.
+        let started = self.tail(topic, &at, Sink::Hub(hub.clone()), watch::channel(false).1);
         if let Err(e) = started {
             // Every subscriber that joined meanwhile goes to a consumer of its own, which
             // meets the error itself if it lasts.
@@ -642,19 +624,25 @@ impl Inner {
         Ok((consumer, assignment))
     }
 
-    /// Starts a pump at `at` feeding `tx`: a tail with nothing more to replay.
+    /// Starts a pump at `at` feeding `sink`: a tail with nothing more to replay. A tail
+    /// of its own hands itself over to the shared tail once idle; a hub's pump is the
+    /// shared tail.
     fn tail(
         self: &Arc<Self>,
         topic: &str,
         at: &BTreeMap<i32, i64>,
-        tx: mpsc::Sender<Batch>,
+        sink: Sink,
         paused: watch::Receiver<bool>,
     ) -> Result<(), BackendError> {
         let (consumer, assignment) = self.consumer_at(topic, at)?;
+        let handover = match sink {
+            Sink::One(_) => Some(self.hubs.clone()),
+            Sink::Hub(_) => None,
+        };
         let pump = Pump {
             consumer,
             assignment,
-            sink: Sink::One(tx),
+            sink,
             paused,
             high: BTreeMap::new(),
             stop_at_high: false,
@@ -662,7 +650,7 @@ impl Inner {
             topic: topic.to_owned(),
             config: self.consumer_config(),
             watch: self.new_watch(topic, at),
-            handover: Some(self.hubs.clone()),
+            handover,
         };
         subscription::spawn(pump, topic)
     }
@@ -714,7 +702,7 @@ impl Spawner for Inner {
                     paused,
                     next,
                 } = detached;
-                if let Err(e) = me.tail(&topic, &next, tx.clone(), paused) {
+                if let Err(e) = me.tail(&topic, &next, Sink::One(tx.clone()), paused) {
                     let _ = tx.blocking_send(Err(e));
                 }
             });

@@ -484,8 +484,8 @@ impl Pump {
 
             // Fill a batch: wait for a first record (at most IDLE_POLL, so a closed
             // channel or a pause is noticed soon), then take what librdkafka already
-            // holds, up to MAX_BATCH_RECORDS, MAX_BATCH_BYTES or BATCH_LINGER, looking at the clock only
-            // now and then.
+            // holds, up to MAX_BATCH_RECORDS, MAX_BATCH_BYTES or BATCH_LINGER, looking
+            // at the clock only now and then.
             match self.poll(IDLE_POLL, &mut batch, &mut done, &mut next) {
                 Polled::End => return,
                 Polled::Nothing => {
@@ -495,8 +495,8 @@ impl Pump {
                 Polled::Record => idle = false,
             }
             let start = Instant::now();
-            // A shared tail waits for more records (HUB_LINGER_PER_SUBSCRIBER); a subscription of
-            // its own takes only what librdkafka already holds.
+            // A shared tail waits for more records (HUB_LINGER_PER_SUBSCRIBER); a
+            // subscription of its own takes only what librdkafka already holds.
             let linger = match &self.sink {
                 Sink::Hub(hub) => hub.linger(HUB_LINGER_PER_SUBSCRIBER, HUB_LINGER_MAX),
                 Sink::One(_) => Duration::ZERO,
