@@ -543,6 +543,8 @@ impl Pump {
             Err(TrySendError::Closed(_)) => false,
             Err(TrySendError::Full(item)) => {
                 self.watch.hold(true);
+                // Held until the browser reads: what it freed so far can go back.
+                super::memory::released();
                 let sent = tx.blocking_send(item).is_ok();
                 self.watch.hold(false);
                 sent

@@ -445,7 +445,7 @@ pub async fn shutdown_signal() {
 /// `eventfold serve`: checks the options, binds, and serves until Ctrl-C or SIGTERM.
 pub fn main(args: ServeArgs) -> ExitCode {
     init_logging();
-    crate::kafka::memory::limit_arenas();
+    crate::kafka::memory::tune_malloc();
     let checked = args.config().and_then(|config| {
         let kafka = match args.kafka.enabled() {
             true => Some(args.kafka.client_config()?),
