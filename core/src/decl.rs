@@ -29,6 +29,7 @@
 mod parse;
 mod rule;
 mod template;
+pub(crate) mod text;
 
 use std::str::FromStr;
 
@@ -41,6 +42,7 @@ use crate::projection::{
 };
 use rule::Rule;
 use template::{Template, text_of};
+use text::{Fields, TextObject};
 
 /// The handler key that takes events of any type not listed (or every event when the
 /// spec has no `type_field`).
@@ -193,20 +195,49 @@ impl Handler {
             .map(|(_, kind)| *kind)
     }
 
-    fn check_fields(&self, payload: &Map<String, Value>) -> Result<(), ApplyError> {
+    fn check_fields<P: Fields + ?Sized>(&self, payload: &P) -> Result<(), ApplyError> {
         for (field, kind) in &self.fields {
-            match payload.get(field) {
+            match payload.value(field) {
                 None => {
                     return Err(ApplyError::MissingField {
                         field: field.clone(),
                     });
                 }
-                Some(value) if !kind.admits(value) => {
-                    return Err(wrong_type(field, kind.expected(), value));
+                Some(value) if !kind.admits(&value) => {
+                    return Err(wrong_type(field, kind.expected(), &value));
                 }
                 Some(_) => {}
             }
         }
+        Ok(())
+    }
+
+    /// Runs the rules on `state`, which is left as it was when one fails (the
+    /// `Projection` contract). Each rule alone changes the state only once it cannot
+    /// fail any more, so a single rule runs in place; several run on a copy, kept only
+    /// when all of them succeed.
+    fn run_rules<P: Fields + ?Sized>(
+        &self,
+        initial: &Value,
+        state: &mut Value,
+        payload: &P,
+    ) -> Result<(), ApplyError> {
+        if state.is_null() {
+            let mut next = initial.clone();
+            for rule in &self.rules {
+                rule.run(&mut next, payload)?;
+            }
+            *state = next;
+            return Ok(());
+        }
+        if let [rule] = self.rules.as_slice() {
+            return rule.run(state, payload);
+        }
+        let mut next = state.clone();
+        for rule in &self.rules {
+            rule.run(&mut next, payload)?;
+        }
+        *state = next;
         Ok(())
     }
 }
@@ -329,6 +360,35 @@ impl Projection for Spec {
         self.initial.clone()
     }
 
+    fn aggregate_without_payload(&self, envelope: &Envelope) -> Option<AggregateId> {
+        match &self.aggregate {
+            AggregateFrom::Key => Some(envelope.key_text()),
+            AggregateFrom::None => Some(None),
+            AggregateFrom::Field(_) => None,
+        }
+    }
+
+    fn apply_text(&self, state: &mut Value, text: &[u8]) -> bool {
+        // Whatever would be an error is left to `apply`, which words it.
+        let Some(payload) = TextObject::parse(text) else {
+            return false;
+        };
+        let handler = match &self.type_field {
+            None => self.wildcard.as_ref(),
+            Some(field) => payload.str(field).and_then(|event_type| {
+                self.handlers
+                    .iter()
+                    .find(|h| h.event_type == event_type)
+                    .or(self.wildcard.as_ref())
+            }),
+        };
+        let Some(handler) = handler else {
+            return false;
+        };
+        handler.check_fields(&payload).is_ok()
+            && handler.run_rules(&self.initial, state, &payload).is_ok()
+    }
+
     fn aggregate_id(&self, envelope: &Envelope) -> Result<AggregateId, ApplyError> {
         match &self.aggregate {
             AggregateFrom::Key => Ok(envelope.key_text()),
@@ -348,18 +408,7 @@ impl Projection for Spec {
         let payload = payload_object(envelope)?;
         let handler = self.handler(payload)?;
         handler.check_fields(payload)?;
-        // Rules run on a copy, kept only when all of them succeed: a bad event must
-        // leave the state as it was (the `Projection` contract).
-        let mut next = if state.is_null() {
-            self.initial()
-        } else {
-            state.clone()
-        };
-        for rule in &handler.rules {
-            rule.run(&mut next, payload)?;
-        }
-        *state = next;
-        Ok(())
+        handler.run_rules(&self.initial, state, payload)
     }
 
     fn label(&self, envelope: &Envelope) -> String {

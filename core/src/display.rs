@@ -78,7 +78,6 @@ pub fn topic<S: AsRef<str>>(labels: &[S]) -> String {
 /// [`topic`] for a topic of `len` events whose labels are made on demand: only the
 /// labels printed are asked for, so a row of a million-event log costs seven labels.
 pub fn topic_with(len: usize, mut label: impl FnMut(usize) -> String) -> String {
-    const SHOWN_EACH_SIDE: usize = 3;
     let shown: Vec<String> = if len <= 2 * SHOWN_EACH_SIDE + 1 {
         (0..len).map(&mut label).collect()
     } else {
@@ -89,6 +88,84 @@ pub fn topic_with(len: usize, mut label: impl FnMut(usize) -> String) -> String 
         shown
     };
     format!("[{}]", shown.join(", "))
+}
+
+/// Labels shown at each end of a long topic; the ones between are counted.
+pub const SHOWN_EACH_SIDE: usize = 3;
+
+/// The labels a streamed replay needs for the Kafka Topic State column, kept as events
+/// arrive without keeping the topic: the first [`SHOWN_EACH_SIDE`] and the last few.
+/// It answers for the topic as it stands and as it stood one event earlier (a command
+/// row shows the topic before its event was appended), in memory that does not grow
+/// with the topic.
+#[derive(Debug, Clone, Default)]
+pub struct TopicWindow {
+    len: usize,
+    first: Vec<String>,
+    /// The last labels, oldest first: enough for a topic one event shorter than `len`.
+    last: std::collections::VecDeque<String>,
+}
+
+impl TopicWindow {
+    /// Labels kept at the end: the last [`SHOWN_EACH_SIDE`] of a topic one event shorter,
+    /// and, while the topic is short enough to show whole, everything after the first.
+    const KEPT_LAST: usize = SHOWN_EACH_SIDE + 2;
+
+    /// Appends the next event's label.
+    pub fn push(&mut self, label: String) {
+        if self.first.len() < SHOWN_EACH_SIDE {
+            self.first.push(label.clone());
+        }
+        if self.last.len() == Self::KEPT_LAST {
+            self.last.pop_front();
+        }
+        self.last.push_back(label);
+        self.len += 1;
+    }
+
+    /// Events on the topic.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True before the first event.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The label of event `index`, if it is still kept.
+    fn label(&self, index: usize) -> Option<&str> {
+        let last_start = self.len - self.last.len();
+        if index >= last_start {
+            self.last.get(index - last_start).map(String::as_str)
+        } else {
+            self.first.get(index).map(String::as_str)
+        }
+    }
+
+    /// The column's text for the first `len` events, as [`topic_with`] writes it;
+    /// `len` is the topic's length or one less.
+    pub fn text(&self, len: usize) -> String {
+        topic_with(len.min(self.len), |i| {
+            self.label(i).unwrap_or_default().to_owned()
+        })
+    }
+
+    /// The first `len` events as the JSON reports give them: `size`, the labels at the
+    /// head and those at the tail, the ones between counted in `size` only.
+    pub fn json(&self, len: usize) -> Value {
+        let len = len.min(self.len);
+        let label = |i: usize| Value::from(self.label(i).unwrap_or_default());
+        let (head, tail): (Vec<Value>, Vec<Value>) = if len <= 2 * SHOWN_EACH_SIDE + 1 {
+            ((0..len).map(label).collect(), Vec::new())
+        } else {
+            (
+                (0..SHOWN_EACH_SIDE).map(label).collect(),
+                (len - SHOWN_EACH_SIDE..len).map(label).collect(),
+            )
+        };
+        serde_json::json!({"size": len, "head": head, "tail": tail})
+    }
 }
 
 #[cfg(test)]
@@ -124,5 +201,31 @@ mod tests {
         );
         let many: Vec<String> = (0..10).map(|i| format!("e{i}")).collect();
         assert_eq!(topic(&many), "[e0, e1, e2, … 4 more, e7, e8, e9]");
+    }
+
+    #[test]
+    fn a_topic_window_writes_what_the_whole_topic_would() {
+        let labels: Vec<String> = (0..12).map(|i| format!("e{i}")).collect();
+        let mut window = TopicWindow::default();
+        for (n, label) in labels.iter().enumerate() {
+            window.push(label.clone());
+            for len in [n, n + 1] {
+                let whole = topic_with(len, |i| labels[i].clone());
+                assert_eq!(
+                    window.text(len),
+                    whole,
+                    "topic of {len} after {} events",
+                    n + 1
+                );
+            }
+        }
+        assert_eq!(
+            window.json(12),
+            json!({"size": 12, "head": ["e0", "e1", "e2"], "tail": ["e9", "e10", "e11"]})
+        );
+        assert_eq!(
+            window.json(11),
+            json!({"size": 11, "head": ["e0", "e1", "e2"], "tail": ["e8", "e9", "e10"]})
+        );
     }
 }

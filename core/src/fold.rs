@@ -107,6 +107,14 @@ impl Outcome {
     }
 }
 
+/// One event folded by [`Folder::step`]: its outcome and its aggregate's state around it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stepped {
+    pub outcome: Outcome,
+    pub before: Value,
+    pub after: Value,
+}
+
 /// An incremental fold over one projection.
 #[derive(Clone)]
 pub struct Folder {
@@ -172,6 +180,72 @@ impl Folder {
         match apply_to(&mut self.view, &*self.projection, &id, envelope) {
             Ok(()) => Outcome::Applied(id),
             Err(error) => self.fail(id, envelope, error),
+        }
+    }
+
+    /// Folds one event whose value is the JSON `text`, through the projection's fast
+    /// path when it has one ([`Projection::apply_text`]); otherwise, or when the fast
+    /// path declines, `envelope.value` is set to the decoded text and the event is
+    /// folded as [`Folder::push`] does. The outcome, the state and the errors are those
+    /// of `push` either way. `envelope.value` is read only in the second case.
+    pub fn push_text(&mut self, envelope: &mut Envelope, text: &[u8]) -> Outcome {
+        if !self.halted
+            && let Some(id) = self.projection.aggregate_without_payload(envelope)
+        {
+            let projection = &*self.projection;
+            let applied = match self.view.aggregates.get_mut(&id) {
+                Some(state) => projection.apply_text(state, text),
+                None => {
+                    let mut state = projection.initial();
+                    let applied = !state.is_null() && projection.apply_text(&mut state, text);
+                    if applied && !state.is_null() {
+                        self.view.aggregates.insert(id.clone(), state);
+                    }
+                    applied
+                }
+            };
+            if applied {
+                if self.view.aggregates.get(&id).is_some_and(Value::is_null) {
+                    self.view.aggregates.remove(&id);
+                }
+                return Outcome::Applied(id);
+            }
+        }
+        envelope.value = Payload::decode(Some(text));
+        self.push(envelope)
+    }
+
+    /// Folds one event as [`Folder::push`] does, and says what its aggregate held
+    /// before and after: what a row of the process table shows. `before` is the
+    /// projection's initial state for a new aggregate; `after` is `null` once the event
+    /// deleted it.
+    pub fn step(&mut self, envelope: &Envelope) -> Stepped {
+        // The aggregate the outcome will name: none for a skipped event, and none when
+        // the projection cannot tell (the outcome is then `Failed(None, …)`).
+        let id = if self.halted {
+            None
+        } else if envelope.value == Payload::Tombstone {
+            envelope.key_text()
+        } else {
+            self.projection.aggregate_id(envelope).unwrap_or(None)
+        };
+        let before = self
+            .view
+            .aggregates
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| self.projection.initial());
+        let outcome = self.push(envelope);
+        let after = self
+            .view
+            .aggregates
+            .get(outcome.aggregate().unwrap_or(&None))
+            .cloned()
+            .unwrap_or(Value::Null);
+        Stepped {
+            outcome,
+            before,
+            after,
         }
     }
 

@@ -57,7 +57,7 @@ pub mod trace;
 pub mod wire;
 
 pub use envelope::{Envelope, Header, Payload};
-pub use fold::{FoldError, Folder, Mode, Outcome, View, fold};
+pub use fold::{FoldError, Folder, Mode, Outcome, Stepped, View, fold};
 pub use projection::{AggregateId, ApplyError, Narration, Projection};
 pub use scenario::Scenario;
 pub use trace::{Cursor, Phase, Step, Trace};

@@ -83,6 +83,25 @@ pub trait Projection: Send + Sync {
     /// from [`Projection::initial`].
     fn apply(&self, state: &mut Value, envelope: &Envelope) -> Result<(), ApplyError>;
 
+    /// The aggregate of an event when it can be told without reading the payload (the
+    /// record's key, or the one aggregate of a projection without ids); `None` when it
+    /// comes from the payload. Only a projection that answers here gets the text fast
+    /// path ([`Projection::apply_text`]).
+    fn aggregate_without_payload(&self, _envelope: &Envelope) -> Option<AggregateId> {
+        None
+    }
+
+    /// The fast path of a long fold: applies an event given as its JSON text without
+    /// building a JSON tree, and returns true; or returns false, with `state`
+    /// untouched, when it cannot (any shape it does not expect, any error). The fold
+    /// then decodes the text and calls [`Projection::apply`], so results and error
+    /// messages are always the general path's. Called only when
+    /// [`Projection::aggregate_without_payload`] named the aggregate, and never with a
+    /// null state.
+    fn apply_text(&self, _state: &mut Value, _text: &[u8]) -> bool {
+        false
+    }
+
     /// How the event is named in the table and in the topic, e.g. `orderCreatedEvent`.
     fn label(&self, envelope: &Envelope) -> String {
         default_label(envelope)

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::display;
 use crate::envelope::{Envelope, Payload};
-use crate::fold::{FoldError, Folder, Mode, Outcome, View};
+use crate::fold::{FoldError, Folder, Mode, Outcome, Stepped, View};
 use crate::log::Log;
 use crate::projection::{AggregateId, Projection};
 
@@ -397,86 +397,12 @@ impl Trace {
     /// The five rows of `events[index]`; `folder` holds the view before it and is
     /// advanced past it.
     fn event_rows(&self, index: usize, folder: &mut Folder) -> [Step; 5] {
-        let projection = self.projection().clone();
-        let envelope = &self
+        let envelope = self
             .log
             .get(index)
             .expect("rows are only asked of logged events");
-        let outcome = self.outcome(index).unwrap_or(Outcome::Skipped);
-        let aggregate = outcome.aggregate().cloned().unwrap_or(None);
-        let before = folder
-            .view()
-            .get(&aggregate)
-            .cloned()
-            .unwrap_or_else(|| projection.initial());
-        folder.push(envelope);
-        let after = folder
-            .view()
-            .get(&aggregate)
-            .cloned()
-            .unwrap_or(Value::Null);
-        let error = outcome.error().cloned();
-        let printed = if envelope.value == Payload::Tombstone && error.is_none() {
-            format!("Deleted {}", aggregate.as_deref().unwrap_or_default())
-        } else {
-            projection.render(&after)
-        };
-        let narration = projection.narration(envelope);
-        let label = projection.label(envelope);
-        let first = index as u64 * STEPS_PER_EVENT;
-        let row = |n: u64, phase: Phase, action: String, topic_len, state: &Value, output| Step {
-            step: first + n,
-            phase,
-            event_index: Some(index),
-            action,
-            event: label.clone(),
-            topic_len,
-            aggregate: aggregate.clone(),
-            state: state.clone(),
-            output,
-            error: None,
-        };
-        let apply_output = match &error {
-            Some(error) => format!("Error: {error}"),
-            None => printed.clone(),
-        };
-        let mut apply = row(
-            4,
-            Phase::Apply,
-            narration.apply,
-            index + 1,
-            &after,
-            Some(apply_output),
-        );
-        apply.error = error;
-        [
-            row(1, Phase::Command, narration.command, index, &before, None),
-            row(
-                2,
-                Phase::Produce,
-                narration.produce,
-                index + 1,
-                &before,
-                None,
-            ),
-            row(
-                3,
-                Phase::Consume,
-                format!("Consumer reads {label}"),
-                index + 1,
-                &before,
-                None,
-            ),
-            apply,
-            row(
-                5,
-                Phase::Print,
-                "Print updated state".into(),
-                index + 1,
-                &after,
-                Some(printed),
-            ),
-        ]
+        let stepped = folder.step(&envelope);
+        event_rows(&**self.projection(), index, &envelope, stepped)
     }
 
     fn end_step(&self) -> Step {
@@ -486,26 +412,143 @@ impl Trace {
             .iter()
             .rev()
             .find(|(i, _)| *i < folded)
-            .map(|(_, error)| error);
-        let (action, output) = match (self.head.halted(), halted_by) {
-            (true, Some(error)) => (
-                "Stop at the first bad event (strict)".to_owned(),
-                format!("Stop processing: {error}"),
-            ),
-            _ => ("No more events".to_owned(), "Stop processing".to_owned()),
-        };
-        Step {
-            step: self.len(),
-            phase: Phase::End,
-            event_index: None,
-            action,
-            event: "-".into(),
-            topic_len: folded,
-            aggregate: None,
-            state: self.final_view().to_json(&**self.projection()),
-            output: Some(output),
-            error: None,
-        }
+            .map(|(_, error)| error)
+            .filter(|_| self.head.halted());
+        end_row(
+            self.len(),
+            folded,
+            halted_by,
+            self.final_view().to_json(&**self.projection()),
+        )
+    }
+}
+
+/// The five rows of one event, the `index`-th of its log (0-based), from what folding
+/// it did ([`Folder::step`]). The trace computes its rows with this, and so does a
+/// replay that streams its rows without keeping a trace (`eventfold replay`).
+pub fn event_rows(
+    projection: &dyn Projection,
+    index: usize,
+    envelope: &Envelope,
+    stepped: Stepped,
+) -> [Step; 5] {
+    let Stepped {
+        outcome,
+        before,
+        after,
+    } = stepped;
+    let aggregate = outcome.aggregate().cloned().unwrap_or(None);
+    let error = outcome.error().cloned();
+    let printed = printed(projection, envelope, &outcome, &after);
+    let narration = projection.narration(envelope);
+    let label = projection.label(envelope);
+    let first = index as u64 * STEPS_PER_EVENT;
+    let row = |n: u64, phase: Phase, action: String, topic_len, state: &Value, output| Step {
+        step: first + n,
+        phase,
+        event_index: Some(index),
+        action,
+        event: label.clone(),
+        topic_len,
+        aggregate: aggregate.clone(),
+        state: state.clone(),
+        output,
+        error: None,
+    };
+    let apply_output = match &error {
+        Some(error) => format!("Error: {error}"),
+        None => printed.clone(),
+    };
+    let mut apply = row(
+        4,
+        Phase::Apply,
+        narration.apply,
+        index + 1,
+        &after,
+        Some(apply_output),
+    );
+    apply.error = error;
+    [
+        row(1, Phase::Command, narration.command, index, &before, None),
+        row(
+            2,
+            Phase::Produce,
+            narration.produce,
+            index + 1,
+            &before,
+            None,
+        ),
+        row(
+            3,
+            Phase::Consume,
+            format!("Consumer reads {label}"),
+            index + 1,
+            &before,
+            None,
+        ),
+        apply,
+        row(
+            5,
+            Phase::Print,
+            "Print updated state".into(),
+            index + 1,
+            &after,
+            Some(printed),
+        ),
+    ]
+}
+
+/// What the print row of an event shows: the projection's rendering of the state
+/// after it, or what a tombstone deleted.
+fn printed(
+    projection: &dyn Projection,
+    envelope: &Envelope,
+    outcome: &Outcome,
+    after: &Value,
+) -> String {
+    if envelope.value == Payload::Tombstone && outcome.error().is_none() {
+        let aggregate = outcome.aggregate().cloned().unwrap_or(None);
+        format!("Deleted {}", aggregate.as_deref().unwrap_or_default())
+    } else {
+        projection.render(after)
+    }
+}
+
+/// The Output of an event in one row per record: its apply row's, the error when the
+/// projection refused it, else what its print row shows.
+pub fn record_output(
+    projection: &dyn Projection,
+    envelope: &Envelope,
+    outcome: &Outcome,
+    after: &Value,
+) -> String {
+    match outcome.error() {
+        Some(error) => format!("Error: {error}"),
+        None => printed(projection, envelope, outcome, after),
+    }
+}
+
+/// The last row of a replay: row `step`, after `folded` events, with the whole
+/// folded `state`; `halted_by` is the error a strict fold stopped at.
+pub fn end_row(step: u64, folded: usize, halted_by: Option<&FoldError>, state: Value) -> Step {
+    let (action, output) = match halted_by {
+        Some(error) => (
+            "Stop at the first bad event (strict)".to_owned(),
+            format!("Stop processing: {error}"),
+        ),
+        None => ("No more events".to_owned(), "Stop processing".to_owned()),
+    };
+    Step {
+        step,
+        phase: Phase::End,
+        event_index: None,
+        action,
+        event: "-".into(),
+        topic_len: folded,
+        aggregate: None,
+        state,
+        output: Some(output),
+        error: None,
     }
 }
 

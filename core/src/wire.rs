@@ -113,6 +113,35 @@ impl Record {
     /// The envelope the fold sees. A string value is text that was not JSON, so it
     /// becomes a raw payload with that reason; a value that cannot be decoded back to
     /// bytes is an error.
+    /// As [`Record::to_envelope`], taking the record: its JSON value is moved into the
+    /// envelope, not copied (a replay folds millions of them).
+    pub fn into_envelope(self) -> Result<Envelope, WireError> {
+        let value = match self.value {
+            None => Payload::Tombstone,
+            Some(wire) if is_text_or_base64(&wire) => Payload::decode(Some(&wire.to_bytes()?)),
+            Some(WireBytes(value)) => Payload::Json(value),
+        };
+        let headers = self
+            .headers
+            .iter()
+            .map(|h| {
+                Ok(Header {
+                    name: h.name.clone(),
+                    value: h.value.as_ref().map(WireBytes::to_bytes).transpose()?,
+                })
+            })
+            .collect::<Result<_, WireError>>()?;
+        Ok(Envelope {
+            key: self.key.as_ref().map(WireBytes::to_bytes).transpose()?,
+            topic: self.topic,
+            partition: self.partition,
+            offset: self.offset,
+            timestamp: self.timestamp,
+            headers,
+            value,
+        })
+    }
+
     pub fn to_envelope(&self) -> Result<Envelope, WireError> {
         let value = match &self.value {
             None => Payload::Tombstone,

@@ -8,9 +8,12 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::decl::text::{Fields, TextObject};
 use crate::envelope::Envelope;
 use crate::fold::FoldError;
-use crate::projection::{ApplyError, Narration, Projection, int_field, payload_object, str_field};
+use crate::projection::{
+    AggregateId, ApplyError, Narration, Projection, int_field, payload_object, str_field,
+};
 
 /// A typed bank event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +144,44 @@ impl Projection for Bank {
 
     fn initial(&self) -> Value {
         json!({"balance": 0})
+    }
+
+    fn aggregate_without_payload(&self, envelope: &Envelope) -> Option<AggregateId> {
+        Some(envelope.key_text())
+    }
+
+    fn apply_text(&self, state: &mut Value, text: &[u8]) -> bool {
+        // Read as the general path would read the parsed object (the last of a
+        // repeated field wins); anything unexpected goes the general way, which words
+        // the errors.
+        let Some(payload) = TextObject::parse(text) else {
+            return false;
+        };
+        let Some(amount) = payload.value("amount").and_then(|v| v.as_i64()) else {
+            return false;
+        };
+        let event = match payload.str("type") {
+            Some("deposit") => BankEvent::Deposit(amount),
+            Some("withdrawal") => BankEvent::Withdrawal(amount),
+            _ => return false,
+        };
+        // The state's one field, found without hashing its name.
+        let Some(balance) = state.as_object_mut().and_then(|fields| {
+            fields
+                .iter_mut()
+                .find_map(|(key, value)| (key == "balance").then_some(value))
+        }) else {
+            return false;
+        };
+        let Some(current) = balance.as_i64() else {
+            return false;
+        };
+        let mut account = Account { balance: current };
+        if account.apply(event).is_err() {
+            return false;
+        }
+        *balance = Value::from(account.balance);
+        true
     }
 
     fn apply(&self, state: &mut Value, envelope: &Envelope) -> Result<(), ApplyError> {

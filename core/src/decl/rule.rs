@@ -1,6 +1,10 @@
 //! The rules of a declarative projection and what each does to a state.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Number, Value};
+
+use super::text::Fields;
 
 use crate::projection::{ApplyError, json_kind, wrong_type};
 
@@ -74,12 +78,15 @@ fn short(value: &Value) -> String {
 }
 
 impl Rule {
-    /// Runs the rule on `state`. On error `state` may be half-changed: the caller runs
-    /// rules on a copy and keeps it only when every rule succeeded.
-    pub(crate) fn run(
+    /// Runs the rule on `state`. A rule changes the state only once it can no longer
+    /// fail, so on error `state` is as it was: a handler of one rule runs it in place.
+    /// A later rule of several may still fail after an earlier one changed the state,
+    /// so the caller runs several on a copy (`Handler::run_rules`). Keep it so when
+    /// adding a verb: read and check everything first, then write.
+    pub(crate) fn run<P: Fields + ?Sized>(
         &self,
         state: &mut Value,
-        payload: &Map<String, Value>,
+        payload: &P,
     ) -> Result<(), ApplyError> {
         if let Op::Delete = self.op {
             // A null state is how a projection deletes its aggregate (see `fold`).
@@ -100,22 +107,22 @@ impl Rule {
                 Ok(())
             }
             Op::SetFrom { to, from } => {
-                let value = self.read(payload, from)?.clone();
+                let value = self.read(payload, from)?.into_owned();
                 fields.insert(to.clone(), value);
                 Ok(())
             }
             Op::Merge { except } => {
-                for (name, value) in payload {
+                payload.each(&mut |name, value| {
                     if !except.iter().any(|e| e == name) {
-                        fields.insert(name.clone(), value.clone());
+                        fields.insert(name.to_owned(), value.clone());
                     }
-                }
+                });
                 Ok(())
             }
             Op::Append { to, from } => {
                 let item = match from {
-                    Some(from) => self.read(payload, from)?.clone(),
-                    None => Value::Object(payload.clone()),
+                    Some(from) => self.read(payload, from)?.into_owned(),
+                    None => Value::Object(payload.to_map()),
                 };
                 match fields
                     .entry(to.clone())
@@ -129,7 +136,7 @@ impl Rule {
                 }
             }
             Op::Count { to } => {
-                let count = match fields.get(to) {
+                let count = match crate::projection::field(fields, to) {
                     None => 0,
                     Some(value) => value.as_i64().ok_or_else(|| {
                         self.fail(format!("state {}", wrong_type(to, "an integer", value)))
@@ -139,7 +146,7 @@ impl Rule {
                     field: to.clone(),
                     message: format!("{count} + 1 leaves the range of a 64-bit integer"),
                 })?;
-                fields.insert(to.clone(), Value::from(next));
+                put(fields, to, Value::from(next));
                 Ok(())
             }
             Op::Delete => Ok(()),
@@ -153,12 +160,12 @@ impl Rule {
         }
     }
 
-    fn read<'a>(
+    fn read<'a, P: Fields + ?Sized>(
         &self,
-        payload: &'a Map<String, Value>,
+        payload: &'a P,
         field: &str,
-    ) -> Result<&'a Value, ApplyError> {
-        payload.get(field).ok_or_else(|| {
+    ) -> Result<Cow<'a, Value>, ApplyError> {
+        payload.value(field).ok_or_else(|| {
             self.fail(
                 ApplyError::MissingField {
                     field: field.into(),
@@ -170,20 +177,21 @@ impl Rule {
 
     /// Adds or subtracts: exact i64 arithmetic when both sides are integers (an
     /// overflow is an error, not a wrap, as in the typed bank), f64 otherwise.
-    fn arithmetic(
+    fn arithmetic<P: Fields + ?Sized>(
         &self,
         fields: &mut Map<String, Value>,
         to: &str,
-        payload: &Map<String, Value>,
+        payload: &P,
         from: &str,
         subtract: bool,
     ) -> Result<(), ApplyError> {
-        let amount = match self.read(payload, from)? {
+        let amount = self.read(payload, from)?;
+        let amount = match &*amount {
             Value::Number(n) => n,
             other => return Err(self.fail(wrong_type(from, "a number", other).to_string())),
         };
         let zero = Number::from(0);
-        let current = match fields.get(to) {
+        let current = match crate::projection::field(fields, to) {
             None => &zero,
             Some(Value::Number(n)) => n,
             Some(other) => {
@@ -212,7 +220,26 @@ impl Rule {
                 Number::from_f64(result).ok_or_else(|| overflow("a 64-bit float"))?
             }
         };
-        fields.insert(to.to_owned(), Value::Number(next));
+        put(fields, to, Value::Number(next));
         Ok(())
+    }
+}
+
+/// Sets state field `name`: in place when it is there (no key to allocate, and for
+/// the few fields of a state no hashing either, as [`crate::projection::field`] finds
+/// fields), else inserted at the end.
+fn put(fields: &mut Map<String, Value>, name: &str, value: Value) {
+    let slot = if fields.len() <= 8 {
+        fields
+            .iter_mut()
+            .find_map(|(key, slot)| (key == name).then_some(slot))
+    } else {
+        fields.get_mut(name)
+    };
+    match slot {
+        Some(slot) => *slot = value,
+        None => {
+            fields.insert(name.to_owned(), value);
+        }
     }
 }
