@@ -173,10 +173,16 @@ async fn replay_of_a_topic_prints_the_balance_of_seed_000() {
     ]);
     assert_eq!(status, 0, "{stderr}");
     assert!(
-        stdout.starts_with(&format!(
-            "Replay of 3 event(s) on topic {topic} with projection bank"
-        )),
+        stdout.starts_with(&format!("Replay of topic {topic} with projection bank\n")),
         "{stdout}"
+    );
+    assert!(
+        stdout.contains("3 event(s): 3 applied, 0 rejected"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("│ 0:2 "),
+        "a topic's rows are records by default: {stdout}"
     );
     assert!(stdout.contains("Current balance: 120"), "{stdout}");
     assert!(

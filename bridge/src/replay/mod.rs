@@ -206,7 +206,10 @@ pub fn run(args: &ReplayArgs, out: &mut impl Write) -> Result<Summary, ReplayErr
         (None, None, Some(name)) => {
             let projection = projection_arg()?;
             let mut report = Report::start(options(projection, name.clone(), Rows::Records), out)?;
-            let mut until = args.until.clone().map(report::UntilState::new);
+            let mut until = args
+                .until
+                .clone()
+                .map(|until| report::UntilState::new(until, args.partitions.clone()));
             let read = topic::TopicRead {
                 topic: name.clone(),
                 from: match &args.from {

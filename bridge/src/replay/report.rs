@@ -528,6 +528,8 @@ pub fn terminal_width() -> Option<usize> {
 /// Where `--until` stands, per partition.
 pub struct UntilState {
     until: Until,
+    /// The partitions read, when `--partitions` names them.
+    partitions: Option<Vec<i32>>,
     /// Partitions past their end (offsets and timestamps).
     finished: BTreeMap<i32, bool>,
     seen: u64,
@@ -543,9 +545,10 @@ pub enum Admit {
 }
 
 impl UntilState {
-    pub fn new(until: Until) -> UntilState {
+    pub fn new(until: Until, partitions: Option<Vec<i32>>) -> UntilState {
         UntilState {
             until,
+            partitions,
             finished: BTreeMap::new(),
             seen: 0,
         }
@@ -586,15 +589,19 @@ impl UntilState {
         Admit::Yes
     }
 
-    /// True once nothing more can be admitted: the count is reached, or every partition
-    /// named by `offsets:` is past its end.
+    /// True once nothing more can be admitted: the count is reached, or every
+    /// partition read is past its end (known only when `--partitions` names them;
+    /// otherwise the partitions `offsets:` leaves out, or a timestamp's, are read to
+    /// the high watermark).
     fn done(&self) -> bool {
-        match &self.until {
-            Until::Count(n) => self.seen >= *n,
-            Until::Offsets(ends) => ends
-                .keys()
-                .all(|p| self.finished.get(p).copied().unwrap_or(false)),
-            Until::Timestamp(_) => false,
+        let finished = |p: &i32| self.finished.get(p).copied().unwrap_or(false);
+        match (&self.until, &self.partitions) {
+            (Until::Count(n), _) => self.seen >= *n,
+            (Until::Offsets(ends), Some(read)) => {
+                read.iter().all(|p| ends.contains_key(p) && finished(p))
+            }
+            (Until::Timestamp(_), Some(read)) => read.iter().all(finished),
+            (_, None) => false,
         }
     }
 }
