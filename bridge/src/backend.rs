@@ -61,6 +61,10 @@ pub enum Delivery {
     /// The same, already in their wire text: what the Kafka backend sends a WebSocket
     /// session, so a record's JSON is copied rather than parsed and printed again.
     Encoded(EncodedRecords),
+    /// The same as the bytes Kafka holds, nothing decoded: what `eventfold replay`
+    /// folds, so each value is parsed once, by the fold's text fast path, and not into
+    /// a JSON tree on the pump's thread first.
+    Raw(Vec<RawRecord>),
     /// The partition's position reached the high watermark seen at subscribe time, after
     /// the records sent before this. A partition whose log ends in transaction markers or
     /// aborted records never delivers its offset `high - 1`, so only the backend can
@@ -70,6 +74,52 @@ pub enum Delivery {
     /// consumer, from the next offsets not yet delivered: nothing is lost or repeated.
     /// The session counts it (`eventfold_subscription_rebuilds_total`).
     Rebuilt,
+}
+
+/// A record as Kafka holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRecord {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    /// Milliseconds since the epoch, -1 when the broker gave none.
+    pub timestamp: i64,
+    pub headers: Vec<eventfold_core::Header>,
+    pub value: Option<Vec<u8>>,
+}
+
+impl RawRecord {
+    /// The record in its wire form.
+    pub fn to_record(&self, topic: &str) -> Record {
+        Record {
+            topic: topic.to_owned(),
+            partition: self.partition,
+            offset: self.offset,
+            key: self.key.as_deref().map(WireBytes::encode),
+            timestamp: self.timestamp,
+            headers: self
+                .headers
+                .iter()
+                .map(|h| eventfold_core::wire::WireHeader {
+                    name: h.name.clone(),
+                    value: h.value.as_deref().map(WireBytes::encode),
+                })
+                .collect(),
+            value: self.value.as_deref().map(WireBytes::encode),
+        }
+    }
+}
+
+impl Delivery {
+    /// The delivery with raw records put in their wire form, for a WebSocket session.
+    pub fn wire_form(self, topic: &str) -> Delivery {
+        match self {
+            Delivery::Raw(raw) => {
+                Delivery::Records(raw.iter().map(|r| r.to_record(topic)).collect())
+            }
+            other => other,
+        }
+    }
 }
 
 /// Records in their wire text.

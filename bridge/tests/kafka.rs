@@ -112,6 +112,7 @@ async fn receive(batches: &mut tokio::sync::mpsc::Receiver<Batch>, count: usize)
                 let batch = batch.records().expect("the wire text parses as records");
                 records.extend(batch);
             }
+            Ok(Some(Ok(Delivery::Raw(_)))) => panic!("a subscription sends no raw records"),
             Ok(Some(Ok(Delivery::Reached(_) | Delivery::Rebuilt))) => {}
             Ok(Some(Err(e))) => panic!("subscription error: {e:?}"),
             Ok(None) => panic!("subscription ended after {} records", records.len()),

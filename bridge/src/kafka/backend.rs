@@ -23,7 +23,7 @@ use regex::Regex;
 use tokio::sync::{mpsc, watch};
 
 use super::hub::{Detached, Hubs, Offer, Spawner};
-use super::subscription::{self, Pump, QuietEof, Sink};
+use super::subscription::{self, Form, Pump, QuietEof, Sink};
 use super::watchdog::{Watch, Watchdog};
 use crate::backend::{
     Backend, BackendError, Health, ProduceAck, ProduceRequest, SubscribeRequest, Subscription,
@@ -500,9 +500,9 @@ impl Inner {
             paused: paused_rx,
             high: high.clone(),
             stop_at_high: until_high,
-            // A replay to the high watermark feeds `eventfold replay`, which folds
-            // records; a subscription feeds a WebSocket, which sends text.
-            encoded: !until_high,
+            // A replay to the high watermark feeds `eventfold replay`, which folds the
+            // bytes; a subscription feeds a WebSocket, which sends text.
+            form: if until_high { Form::Raw } else { Form::Encoded },
             topic: topic.to_owned(),
             config: self.consumer_config(),
             watch: self.new_watch(topic, &starts),
@@ -646,7 +646,7 @@ impl Inner {
             paused,
             high: BTreeMap::new(),
             stop_at_high: false,
-            encoded: true,
+            form: Form::Encoded,
             topic: topic.to_owned(),
             config: self.consumer_config(),
             watch: self.new_watch(topic, at),

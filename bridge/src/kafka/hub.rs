@@ -168,6 +168,14 @@ fn size(item: &Batch) -> usize {
         Ok(Delivery::Records(records)) => {
             records.len() * std::mem::size_of::<eventfold_core::wire::Record>()
         }
+        Ok(Delivery::Raw(records)) => records
+            .iter()
+            .map(|r| {
+                std::mem::size_of_val(r)
+                    + r.value.as_ref().map_or(0, Vec::len)
+                    + r.key.as_ref().map_or(0, Vec::len)
+            })
+            .sum(),
         _ => 0,
     }
 }

@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, watch};
 use super::backend::kafka_error;
 use super::hub::{HANDOVER_EVERY, Hub, Hubs, Offer};
 use super::watchdog::{POSITION_EVERY, Watch};
-use crate::backend::{BackendError, Batch, Delivery, EncodedRecords};
+use crate::backend::{BackendError, Batch, Delivery, EncodedRecords, RawRecord};
 
 /// The most records in one batch.
 pub const MAX_BATCH_RECORDS: usize = 500;
@@ -82,9 +82,9 @@ pub(crate) struct Pump {
     /// A replay to the high watermark: the pump delivers nothing at or past `high` and
     /// ends once every partition reached it.
     pub stop_at_high: bool,
-    /// Send records in their wire text ([`Delivery::Encoded`], for a WebSocket) rather
-    /// than as [`Record`]s.
-    pub encoded: bool,
+    /// How records are sent: in their wire text ([`Delivery::Encoded`], for a
+    /// WebSocket), or as Kafka holds them ([`Delivery::Raw`], for `eventfold replay`).
+    pub form: Form,
     pub topic: String,
     /// The consumer's configuration, to build a new one when the watchdog asks (shared:
     /// a thousand tailing subscriptions need not hold a thousand copies).
@@ -180,33 +180,69 @@ pub fn record(message: &BorrowedMessage<'_>) -> Record {
     }
 }
 
-/// A batch being filled, as records or as wire text.
+/// A Kafka record as it is, for [`Delivery::Raw`].
+fn raw_record(message: &BorrowedMessage<'_>) -> RawRecord {
+    let headers = message
+        .headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|h| eventfold_core::Header {
+                    name: h.key.to_owned(),
+                    value: h.value.map(<[u8]>::to_vec),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    RawRecord {
+        partition: message.partition(),
+        offset: message.offset(),
+        key: message.key().map(<[u8]>::to_vec),
+        timestamp: message.timestamp().to_millis().unwrap_or(-1),
+        headers,
+        value: message.payload().map(<[u8]>::to_vec),
+    }
+}
+
+/// The form a pump sends its records in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Form {
+    /// [`Delivery::Encoded`].
+    Encoded,
+    /// [`Delivery::Raw`].
+    Raw,
+}
+
+/// A batch being filled, as raw records or as wire text.
 struct Batcher {
-    encoded: bool,
-    records: Vec<Record>,
+    form: Form,
+    records: Vec<RawRecord>,
     /// `[`, then records separated by commas; `]` is added by `take`.
     json: Vec<u8>,
     count: usize,
+    /// The bytes of the raw records held (keys, values, headers).
+    raw_bytes: usize,
     last: BTreeMap<i32, i64>,
     /// The topic as a JSON string, written into every record.
     topic_json: String,
 }
 
 impl Batcher {
-    fn new(encoded: bool, topic: &str) -> Batcher {
+    fn new(form: Form, topic: &str) -> Batcher {
         Batcher {
-            encoded,
+            form,
             records: Vec::new(),
             json: Vec::new(),
             count: 0,
+            raw_bytes: 0,
             last: BTreeMap::new(),
             topic_json: serde_json::to_string(topic).unwrap_or_else(|_| "\"\"".into()),
         }
     }
 
-    /// At [`MAX_BATCH_RECORDS`], or at [`MAX_BATCH_BYTES`] of wire text.
+    /// At [`MAX_BATCH_RECORDS`], or at [`MAX_BATCH_BYTES`] of wire text or raw bytes.
     fn full(&self) -> bool {
-        self.count >= MAX_BATCH_RECORDS || self.json.len() >= MAX_BATCH_BYTES
+        self.count >= MAX_BATCH_RECORDS || self.json.len().max(self.raw_bytes) >= MAX_BATCH_BYTES
     }
 
     fn is_empty(&self) -> bool {
@@ -215,8 +251,16 @@ impl Batcher {
 
     fn push(&mut self, message: &BorrowedMessage<'_>) {
         self.count += 1;
-        if !self.encoded {
-            self.records.push(record(message));
+        if self.form == Form::Raw {
+            let record = raw_record(message);
+            self.raw_bytes += record.value.as_ref().map_or(0, Vec::len)
+                + record.key.as_ref().map_or(0, Vec::len)
+                + record
+                    .headers
+                    .iter()
+                    .map(|h| h.name.len() + h.value.as_ref().map_or(0, Vec::len))
+                    .sum::<usize>();
+            self.records.push(record);
             return;
         }
         self.json.push(if self.count == 1 { b'[' } else { b',' });
@@ -227,8 +271,9 @@ impl Batcher {
 
     fn take(&mut self) -> Delivery {
         let count = std::mem::take(&mut self.count);
-        if !self.encoded {
-            return Delivery::Records(std::mem::take(&mut self.records));
+        if self.form == Form::Raw {
+            self.raw_bytes = 0;
+            return Delivery::Raw(std::mem::take(&mut self.records));
         }
         let mut json = std::mem::take(&mut self.json);
         json.push(b']');
@@ -379,7 +424,7 @@ enum Polled {
 
 impl Pump {
     fn run(mut self) {
-        let mut batch = Batcher::new(self.encoded, &self.topic);
+        let mut batch = Batcher::new(self.form, &self.topic);
         let mut paused = false;
         let mut done = BTreeSet::new();
         // The next offset not yet delivered, per assigned partition: where a rebuilt
@@ -506,7 +551,12 @@ impl Pump {
                 && !self.finished(&done)
             {
                 for _ in 0..CHECK_EVERY {
-                    let wait = linger.saturating_sub(start.elapsed());
+                    // Without a linger, no clock per record: reading it was a seventh
+                    // of a topic replay's time (docs/perf.md).
+                    let wait = match linger.is_zero() {
+                        true => Duration::ZERO,
+                        false => linger.saturating_sub(start.elapsed()),
+                    };
                     match self.poll(wait, &mut batch, &mut done, &mut next) {
                         Polled::End => return,
                         Polled::Nothing if wait.is_zero() => break 'fill,

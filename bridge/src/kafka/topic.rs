@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use regex::Regex;
 
 use super::{ConfigError, KafkaArgs, KafkaBackend};
-use crate::backend::{Backend, BackendError, Delivery, SubscribeRequest};
+use crate::backend::{Backend, BackendError, Delivery, RawRecord, SubscribeRequest};
 
 /// A replay shows a progress bar (on a terminal) when it has at least this many
 /// records to read.
@@ -63,7 +63,10 @@ pub enum Start {
 
 /// What the reader hands the fold, in order.
 pub enum Read<'a> {
-    /// Records in offset order per partition.
+    /// Records in offset order per partition, as Kafka holds them (a replay to the
+    /// high watermarks).
+    Raw(&'a mut Vec<RawRecord>),
+    /// Records in offset order per partition, in their wire form (a followed topic).
     Records(&'a mut Vec<Record>),
     /// Nothing came for [`IDLE_AFTER`]: a followed topic is quiet, a good moment to
     /// flush what is printed.
@@ -143,7 +146,6 @@ pub fn read_topic(
         let low = marks.iter().map(|(&p, &(low, _))| (p, low)).collect();
         let progress = Progress::new(&low, &subscription.high);
         let mut stop = std::pin::pin!(stop_signal());
-        let mut records = Vec::new();
         loop {
             let batch = tokio::select! {
                 batch = tokio::time::timeout(IDLE_AFTER, subscription.batches.recv()) => batch,
@@ -152,23 +154,27 @@ pub fn read_topic(
             let flow = match batch {
                 Err(_) => each(Read::Idle)?,
                 Ok(None) => break,
-                Ok(Some(batch)) => {
-                    records.clear();
-                    match batch? {
-                        Delivery::Records(batch) => records = batch,
-                        Delivery::Encoded(encoded) => {
-                            records = encoded.records().map_err(|e| {
-                                TopicError::Kafka(BackendError::new(
-                                    eventfold_core::wire::ErrorCode::Kafka,
-                                    format!("a batch of records did not parse: {e}"),
-                                ))
-                            })?
-                        }
-                        Delivery::Reached(_) | Delivery::Rebuilt => continue,
+                Ok(Some(batch)) => match batch? {
+                    Delivery::Raw(mut records) => {
+                        progress.advance(records.len());
+                        each(Read::Raw(&mut records))?
                     }
-                    progress.advance(&records);
-                    each(Read::Records(&mut records))?
-                }
+                    Delivery::Records(mut records) => {
+                        progress.advance(records.len());
+                        each(Read::Records(&mut records))?
+                    }
+                    Delivery::Encoded(encoded) => {
+                        let mut records = encoded.records().map_err(|e| {
+                            TopicError::Kafka(BackendError::new(
+                                eventfold_core::wire::ErrorCode::Kafka,
+                                format!("a batch of records did not parse: {e}"),
+                            ))
+                        })?;
+                        progress.advance(records.len());
+                        each(Read::Records(&mut records))?
+                    }
+                    Delivery::Reached(_) | Delivery::Rebuilt => continue,
+                },
             };
             if flow.is_break() {
                 break;
@@ -234,7 +240,7 @@ impl Progress {
         Progress { bar }
     }
 
-    fn advance(&self, batch: &[Record]) {
-        self.bar.inc(batch.len() as u64);
+    fn advance(&self, records: usize) {
+        self.bar.inc(records as u64);
     }
 }

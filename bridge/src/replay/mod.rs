@@ -224,6 +224,7 @@ pub fn run(args: &ReplayArgs, out: &mut impl Write) -> Result<Summary, ReplayErr
             let read = topic::read_topic(&args.kafka, read, |batch| {
                 let flow = match batch {
                     topic::Read::Idle => report.idle().map(|()| ControlFlow::Continue(())),
+                    topic::Read::Raw(records) => report.push_raw(name, records, until.as_mut()),
                     topic::Read::Records(records) => {
                         report.push_records(records.drain(..), until.as_mut())
                     }

@@ -21,6 +21,7 @@ use eventfold_core::{AggregateId, Envelope, Folder, Mode, Outcome, Payload, Proj
 use serde_json::{Map, Value, json};
 
 use super::table::StreamTable;
+use crate::backend::RawRecord;
 use crate::cli::{Output, Rows, Until};
 
 /// Rejected events listed at the end of a replay (and in the JSON report's `errors`);
@@ -181,6 +182,42 @@ impl<'w, W: Write> Report<'w, W> {
         Ok(self.count(outcome))
     }
 
+    /// Folds a batch of records from a topic as Kafka holds them, stopping where
+    /// `until` says: each value goes to the fold as its text.
+    pub fn push_raw(
+        &mut self,
+        topic: &str,
+        records: &mut Vec<RawRecord>,
+        mut until: Option<&mut UntilState>,
+    ) -> io::Result<ControlFlow<()>> {
+        let mut envelope = Envelope::json(topic, 0, Value::Null);
+        for record in records.drain(..) {
+            if let Some(until) = until.as_deref_mut() {
+                match until.admit(record.partition, record.offset, record.timestamp) {
+                    Admit::Yes => {}
+                    Admit::Skip => continue,
+                    Admit::Done => return Ok(ControlFlow::Break(())),
+                }
+            }
+            envelope.partition = record.partition;
+            envelope.offset = record.offset;
+            envelope.key = record.key;
+            envelope.timestamp = record.timestamp;
+            envelope.headers = record.headers;
+            let flow = match &record.value {
+                Some(text) => self.push(&mut envelope, Some(text))?,
+                None => {
+                    envelope.value = Payload::Tombstone;
+                    self.push(&mut envelope, None)?
+                }
+            };
+            if flow.is_break() || until.as_deref().is_some_and(UntilState::done) {
+                return Ok(ControlFlow::Break(()));
+            }
+        }
+        Ok(ControlFlow::Continue(()))
+    }
+
     /// Folds a batch of records from a topic, stopping where `until` says.
     pub fn push_records(
         &mut self,
@@ -189,7 +226,7 @@ impl<'w, W: Write> Report<'w, W> {
     ) -> io::Result<ControlFlow<()>> {
         for record in records {
             if let Some(until) = until.as_deref_mut() {
-                match until.admit(&record) {
+                match until.admit(record.partition, record.offset, record.timestamp) {
                     Admit::Yes => {}
                     Admit::Skip => continue,
                     Admit::Done => return Ok(ControlFlow::Break(())),
@@ -554,7 +591,7 @@ impl UntilState {
         }
     }
 
-    fn admit(&mut self, record: &Record) -> Admit {
+    fn admit(&mut self, partition: i32, offset: i64, timestamp: i64) -> Admit {
         let past = match &self.until {
             Until::Count(n) => {
                 if self.seen >= *n {
@@ -563,27 +600,23 @@ impl UntilState {
                 self.seen += 1;
                 false
             }
-            Until::Offsets(ends) => match ends.get(&record.partition) {
-                Some(end) if record.offset >= *end => true,
+            Until::Offsets(ends) => match ends.get(&partition) {
+                Some(end) if offset >= *end => true,
                 Some(end) => {
                     // The partition's last record before its end: nothing more from it.
-                    if record.offset + 1 >= *end {
-                        self.finished.insert(record.partition, true);
+                    if offset + 1 >= *end {
+                        self.finished.insert(partition, true);
                     }
                     false
                 }
                 None => false,
             },
             Until::Timestamp(ms) => {
-                self.finished
-                    .get(&record.partition)
-                    .copied()
-                    .unwrap_or(false)
-                    || record.timestamp >= *ms
+                self.finished.get(&partition).copied().unwrap_or(false) || timestamp >= *ms
             }
         };
         if past {
-            self.finished.insert(record.partition, true);
+            self.finished.insert(partition, true);
             return Admit::Skip;
         }
         Admit::Yes

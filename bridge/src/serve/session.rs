@@ -1059,6 +1059,8 @@ impl Forwarder {
                     continue;
                 }
             };
+            // A backend's raw records go out as the protocol writes records.
+            let batch = batch.map(|b| b.map(|d| d.wire_form(&self.topic)));
             let frame = match batch {
                 None => {
                     let frame = ServerMessage::Error {
@@ -1112,6 +1114,8 @@ impl Forwarder {
                             .collect(),
                     }
                 }
+                // Put in their wire form above.
+                Some(Ok(Delivery::Raw(_))) => continue,
                 Some(Ok(Delivery::Records(records))) if records.is_empty() => continue,
                 Some(Ok(Delivery::Records(records))) => {
                     let mut next: BTreeMap<i32, i64> = BTreeMap::new();
