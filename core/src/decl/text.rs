@@ -189,7 +189,7 @@ fn scan_flat(bytes: &[u8]) -> Option<TextObject<'_>> {
     // a string ends at the next quote. (Tabs and line breaks between tokens, rare in
     // an event, go to the parser too.)
     let plain = bytes.iter().fold(true, |plain, &b| {
-        plain & (b >= 0x20) & (b < 0x7f) & (b != b'\\')
+        plain & (0x20..0x7f).contains(&b) & (b != b'\\')
     });
     if !plain {
         return None;
