@@ -417,7 +417,7 @@ impl Trace {
             .unwrap_or(Value::Null);
         let error = outcome.error().cloned();
         let printed = if envelope.value == Payload::Tombstone && error.is_none() {
-            format!("Deleted {}", aggregate.as_deref().unwrap_or_default())
+            format!("Deleted {}", crate::projection::aggregate_name(&aggregate))
         } else {
             projection.render(&after)
         };

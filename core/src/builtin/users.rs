@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::envelope::Envelope;
 use crate::projection::{
-    AggregateId, ApplyError, Narration, Projection, payload_object, str_field, wrong_type,
+    AggregateId, ApplyError, Narration, Projection, field_id, payload_object, str_field,
 };
 
 /// The `users` projection.
@@ -33,15 +33,7 @@ impl Projection for Users {
     }
 
     fn aggregate_id(&self, envelope: &Envelope) -> Result<AggregateId, ApplyError> {
-        let map = payload_object(envelope)?;
-        match map.get("userId") {
-            None => Err(ApplyError::MissingField {
-                field: "userId".into(),
-            }),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(other) => Err(wrong_type("userId", "a string or a number", other)),
-        }
+        field_id(payload_object(envelope)?, "userId")
     }
 
     fn apply(&self, state: &mut Value, envelope: &Envelope) -> Result<(), ApplyError> {

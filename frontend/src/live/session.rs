@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use eventfold_core::envelope::{Envelope, Payload};
+use eventfold_core::envelope::{Envelope, Key, Payload};
 use eventfold_core::fold::Mode;
 use eventfold_core::projection::Projection;
 use eventfold_core::wire::{PartitionInfo, Record, StartFrom, WireBytes};
@@ -36,8 +36,9 @@ pub struct ResumeNote {
 pub struct Meta {
     pub partition: i32,
     pub offset: i64,
-    /// The Kafka key as text (the aggregate a per-key view follows).
-    pub key: Option<Rc<str>>,
+    /// The Kafka key, exactly (the aggregate a per-key view follows): the bytes
+    /// `41 ff` and the text `0x41ff` are two keys.
+    pub key: Option<Rc<Key>>,
 }
 
 /// A consumer group against the events held.
@@ -120,7 +121,7 @@ impl Session {
             self.index.push(Meta {
                 partition: envelope.partition,
                 offset: envelope.offset,
-                key: envelope.key_text().map(Rc::from),
+                key: envelope.aggregate_key().map(Rc::new),
             });
             fresh.push(envelope);
         }
