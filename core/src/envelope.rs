@@ -82,7 +82,7 @@ impl Key {
 
 /// Bytes from hex digits, two a byte; `None` unless every pair is hex.
 pub(crate) fn unhex(digits: &str) -> Option<Vec<u8>> {
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     (0..digits.len())
@@ -185,11 +185,34 @@ impl Payload {
             )),
         };
         match parsed {
-            Ok(value) => Payload::Json(value),
+            Ok(value) => Payload::from_json(value),
             Err(error) => Payload::Raw {
                 bytes: bytes.to_vec(),
                 error,
             },
+        }
+    }
+
+    /// A parsed JSON value as a payload, unless it holds a number the fold cannot keep
+    /// exactly (see [`inexact_number`]): that one becomes a raw payload whose error names
+    /// the field, so the fold shows an error row instead of a rounded number.
+    pub fn from_json(value: Value) -> Payload {
+        match inexact_number(&value) {
+            None => Payload::Json(value),
+            Some((path, number)) => {
+                let place = if path.is_empty() {
+                    "the value".to_owned()
+                } else {
+                    format!("field `{path}`")
+                };
+                Payload::Raw {
+                    bytes: value.to_string().into_bytes(),
+                    error: format!(
+                        "{place} holds an integer beyond the 64-bit range (about {number}); \
+                         eventfold keeps numbers exactly and will not round it"
+                    ),
+                }
+            }
         }
     }
 
@@ -259,6 +282,54 @@ impl Envelope {
     /// apart uses [`Envelope::aggregate_key`].
     pub fn key_text(&self) -> Option<String> {
         self.key.as_deref().map(bytes_as_text)
+    }
+}
+
+/// The first number in `value` that JSON parsing could not keep exactly, with its
+/// path (`items[2].amount`, empty for the value itself).
+///
+/// serde_json (without its `arbitrary_precision` feature, which costs the page about
+/// 20 KB gzipped and the general fold about 30%: docs/perf.md, "Exact numbers") reads
+/// an integer beyond `i64`/`u64` as the nearest `f64`: 12345678901234567890123 would
+/// come out as 1.2345678901234568e22. Such a number is an `f64` with no fraction at or
+/// beyond 2^63 in size, which integers that fit never are, so it is found after the fact.
+/// A float written with an exponent that large (`1e22`) is refused too: the fold cannot
+/// tell it from a rounded integer.
+///
+/// The number comes back as serde_json prints it (`1.2345678901234568e22`): its own
+/// float printer, already in the page, rather than `{:e}`, which would add Rust's.
+pub fn inexact_number(value: &Value) -> Option<(String, serde_json::Number)> {
+    // 2^63: at and beyond it an f64 with no fraction is not an i64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    match value {
+        Value::Number(n) => {
+            let f = n.as_f64().filter(|_| n.is_f64())?;
+            (f.fract() == 0.0 && f.abs() >= LIMIT).then(|| (String::new(), n.clone()))
+        }
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            let (path, f) = inexact_number(item)?;
+            Some((
+                format!(
+                    "[{i}]{}{path}",
+                    if path.starts_with('[') || path.is_empty() {
+                        ""
+                    } else {
+                        "."
+                    }
+                ),
+                f,
+            ))
+        }),
+        Value::Object(map) => map.iter().find_map(|(name, item)| {
+            let (path, f) = inexact_number(item)?;
+            let sep = if path.starts_with('[') || path.is_empty() {
+                ""
+            } else {
+                "."
+            };
+            Some((format!("{name}{sep}{path}"), f))
+        }),
+        _ => None,
     }
 }
 

@@ -196,7 +196,16 @@ pub fn int_field(map: &serde_json::Map<String, Value>, field: &str) -> Result<i6
         None => Err(ApplyError::MissingField {
             field: field.into(),
         }),
-        Some(v @ Value::Number(n)) => n.as_i64().ok_or_else(|| wrong_type(field, "an integer", v)),
+        Some(v @ Value::Number(n)) => match n.as_i64() {
+            Some(i) => Ok(i),
+            // A whole number too large for i64 (up to u64's range) is an integer
+            // nonetheless: say what is wrong with it, not that it is no integer.
+            None if n.is_u64() => Err(ApplyError::Overflow {
+                field: field.into(),
+                message: format!("{n} is beyond the range of a 64-bit integer"),
+            }),
+            None => Err(wrong_type(field, "an integer", v)),
+        },
         Some(other) => Err(wrong_type(field, "an integer", other)),
     }
 }

@@ -1204,7 +1204,7 @@ mod tests {
         };
         check(
             None,
-            serde_json::json!({"type":"hello","protocol":1,"produce":false,"topics":[]}),
+            serde_json::json!({"type":"hello","protocol":2,"produce":false,"topics":[]}),
         )
         .await;
         check(

@@ -48,7 +48,12 @@ impl Projection for Users {
             "UserLoggedIn" => {
                 let at = timestamp(map)?;
                 let logins = state.get("logins").and_then(Value::as_i64).unwrap_or(0);
-                state["logins"] = Value::from(logins.saturating_add(1));
+                // An error, not a saturation: a count stuck at its maximum would lie.
+                let next = logins.checked_add(1).ok_or_else(|| ApplyError::Overflow {
+                    field: "logins".into(),
+                    message: format!("{logins} + 1 leaves the range of a 64-bit integer"),
+                })?;
+                state["logins"] = Value::from(next);
                 state["lastLogin"] = at;
             }
             other => {

@@ -260,14 +260,14 @@ impl Session {
 /// cannot turn back into bytes (a malformed `base64`) still becomes an event, a raw
 /// one with the reason, so the fold shows it as an error row instead of losing it.
 fn envelope(mut record: Record) -> Envelope {
-    let json = match &record.value {
-        Some(WireBytes(value)) if !is_text_or_base64(value) => record.value.take(),
-        _ => None,
-    };
+    let json = record
+        .value
+        .take_if(|value| value.json().is_some())
+        .and_then(WireBytes::into_json);
     match record.to_envelope() {
         Ok(mut envelope) => {
-            if let Some(WireBytes(value)) = json {
-                envelope.value = Payload::Json(value);
+            if let Some(value) = json {
+                envelope.value = Payload::from_json(value);
             }
             envelope
         }
@@ -284,15 +284,6 @@ fn envelope(mut record: Record) -> Envelope {
             },
         },
     }
-}
-
-/// The wire forms that stand for bytes rather than JSON (docs/protocol.md): a string
-/// is text that was not JSON, `{"base64":…}` raw bytes.
-fn is_text_or_base64(value: &serde_json::Value) -> bool {
-    value.is_string()
-        || value
-            .as_object()
-            .is_some_and(|o| o.len() == 1 && o.contains_key("base64"))
 }
 
 #[cfg(test)]

@@ -695,7 +695,7 @@ impl Live {
             id: Value::from(id.as_str()),
             topic,
             key: (!key.is_empty()).then(|| WireBytes(Value::String(key.to_owned()))),
-            value: Some(WireBytes(value)),
+            value: Some(WireBytes::of_json(value)),
             headers: Vec::new(),
         };
         self.command = Some(if self.send(&message) {
