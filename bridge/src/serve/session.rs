@@ -1,4 +1,4 @@
-//! One WebSocket connection speaking protocol v1 (docs/protocol.md).
+//! One WebSocket connection speaking protocol v2 (docs/protocol.md).
 //!
 //! A session is four kinds of task around one bounded outbound queue:
 //!
