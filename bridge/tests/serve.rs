@@ -255,7 +255,7 @@ async fn hello_on_connect_lists_only_visible_topics() {
     let mut socket = server.connect().await;
     assert_eq!(
         next(&mut socket).await,
-        json!({"type":"hello","protocol":1,"produce":false,"topics":["bank","orders"]})
+        json!({"type":"hello","protocol":2,"produce":false,"topics":["bank","orders"]})
     );
     send(&mut socket, json!({"type":"list_topics","id":7})).await;
     let topics = next(&mut socket).await;
@@ -284,7 +284,7 @@ async fn hello_does_not_wait_for_a_broker_that_is_away() {
     let mut socket = server.connect().await;
     assert_eq!(
         next(&mut socket).await,
-        json!({"type":"hello","protocol":1,"produce":false,"topics":[]})
+        json!({"type":"hello","protocol":2,"produce":false,"topics":[]})
     );
     let waited = started.elapsed();
     assert!(waited < Duration::from_secs(3), "hello took {waited:?}");

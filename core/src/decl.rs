@@ -37,8 +37,8 @@ use serde_json::{Map, Value};
 
 use crate::envelope::Envelope;
 use crate::projection::{
-    AggregateId, ApplyError, Narration, Projection, default_label, payload_object, str_field,
-    wrong_type,
+    AggregateId, ApplyError, Narration, Projection, default_label, field_id, payload_object,
+    str_field, wrong_type,
 };
 use rule::Rule;
 use template::{Template, text_of};
@@ -362,7 +362,7 @@ impl Projection for Spec {
 
     fn aggregate_without_payload(&self, envelope: &Envelope) -> Option<AggregateId> {
         match &self.aggregate {
-            AggregateFrom::Key => Some(envelope.key_text()),
+            AggregateFrom::Key => Some(envelope.aggregate_key()),
             AggregateFrom::None => Some(None),
             AggregateFrom::Field(_) => None,
         }
@@ -391,16 +391,9 @@ impl Projection for Spec {
 
     fn aggregate_id(&self, envelope: &Envelope) -> Result<AggregateId, ApplyError> {
         match &self.aggregate {
-            AggregateFrom::Key => Ok(envelope.key_text()),
+            AggregateFrom::Key => Ok(envelope.aggregate_key()),
             AggregateFrom::None => Ok(None),
-            AggregateFrom::Field(field) => match payload_object(envelope)?.get(field) {
-                None => Err(ApplyError::MissingField {
-                    field: field.clone(),
-                }),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(Value::Number(n)) => Ok(Some(n.to_string())),
-                Some(other) => Err(wrong_type(field, "a string or a number", other)),
-            },
+            AggregateFrom::Field(field) => field_id(payload_object(envelope)?, field),
         }
     }
 

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::envelope::{Envelope, Payload};
-use crate::projection::{AggregateId, ApplyError, Projection};
+use crate::envelope::{Envelope, Key, Payload};
+use crate::projection::{AggregateId, ApplyError, Projection, aggregate_json, aggregate_name};
 
 /// The name under which events without an aggregate id appear when other events of
-/// the same log do have one.
+/// the same log do have one (see [`aggregate_name`]).
 pub const NO_ID: &str = "(no key)";
 
 /// An event the projection rejected, with where it sits in the log.
@@ -51,6 +51,23 @@ impl View {
         self.aggregates.iter()
     }
 
+    /// The key of the aggregate shown as `name` (a key the page's filter was given as
+    /// text): the text key `name` when the view has one, else the bytes key that
+    /// displays as `name` (`0x41ff`), else `None`. A text key wins a tie because it is
+    /// what the user typed, letter for letter.
+    pub fn key_named(&self, name: &str) -> Option<Key> {
+        let text = Some(Key::Text(name.to_owned()));
+        if self.aggregates.contains_key(&text) {
+            return text;
+        }
+        let bytes = crate::envelope::unhex(name.strip_prefix("0x")?)?;
+        let bytes = Some(Key::Bytes(bytes));
+        self.aggregates
+            .contains_key(&bytes)
+            .then_some(bytes)
+            .flatten()
+    }
+
     /// Number of aggregates.
     pub fn len(&self) -> usize {
         self.aggregates.len()
@@ -62,19 +79,49 @@ impl View {
     }
 
     /// The view as one JSON value: the state itself when no event carried an aggregate
-    /// id (the seeds' single account), otherwise an object from id to state, with
-    /// id-less events under [`NO_ID`]. An empty view is the projection's initial state.
+    /// id (the seeds' single account), otherwise an object from each aggregate's name
+    /// ([`aggregate_name`]: the key's text, bytes as `0x…`, id-less events under
+    /// [`NO_ID`]) to its state. An empty view is the projection's initial state.
+    ///
+    /// Names can collide: the text key `(no key)` next to events without a key, or the
+    /// text key `0x41ff` next to the bytes `41 ff`. An object cannot hold both, and
+    /// merging or dropping one would lie, so a view with a collision is the exact list
+    /// of [`View::to_exact_json`] instead. Readers that must never guess use that one.
     pub fn to_json(&self, projection: &dyn Projection) -> Value {
         match self.aggregates.len() {
             0 => projection.initial(),
             1 if self.aggregates.contains_key(&None) => self.aggregates[&None].clone(),
-            _ => Value::Object(
-                self.aggregates
+            n => {
+                let object: Map<String, Value> = self
+                    .aggregates
                     .iter()
-                    .map(|(id, state)| (id.clone().unwrap_or_else(|| NO_ID.into()), state.clone()))
-                    .collect::<Map<String, Value>>(),
-            ),
+                    .map(|(id, state)| (aggregate_name(id).into_owned(), state.clone()))
+                    .collect();
+                if object.len() == n {
+                    Value::Object(object)
+                } else {
+                    self.to_exact_json()
+                }
+            }
         }
+    }
+
+    /// The view as a list that names each aggregate exactly:
+    /// `[{"key":null,"state":…},{"key":"alice","state":…},{"key":{"bytes_hex":"41ff"},"state":…}]`
+    /// ([`aggregate_json`]), in the view's order. Distinct aggregates never share an
+    /// entry's `key`, whatever their display.
+    pub fn to_exact_json(&self) -> Value {
+        Value::Array(
+            self.aggregates
+                .iter()
+                .map(|(id, state)| {
+                    let mut entry = Map::new();
+                    entry.insert("key".into(), aggregate_json(id));
+                    entry.insert("state".into(), state.clone());
+                    Value::Object(entry)
+                })
+                .collect(),
+        )
     }
 }
 
@@ -169,7 +216,7 @@ impl Folder {
         }
         // A tombstone has no payload to read an id from: its key names the aggregate.
         let id = if envelope.value == Payload::Tombstone {
-            Ok(envelope.key_text())
+            Ok(envelope.aggregate_key())
         } else {
             self.projection.aggregate_id(envelope)
         };
@@ -225,7 +272,7 @@ impl Folder {
         let id = if self.halted {
             None
         } else if envelope.value == Payload::Tombstone {
-            envelope.key_text()
+            envelope.aggregate_key()
         } else {
             self.projection.aggregate_id(envelope).unwrap_or(None)
         };

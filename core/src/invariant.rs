@@ -15,7 +15,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::display;
-use crate::fold::NO_ID;
+use crate::projection::aggregate_name;
 use crate::trace::{Phase, Trace};
 
 /// Why an invariant's text does not parse; `column` is 1-based, in characters.
@@ -100,7 +100,8 @@ pub struct Violation {
     pub step: u64,
     pub partition: i32,
     pub offset: i64,
-    /// The aggregate's id, [`NO_ID`] for events without one.
+    /// The aggregate's name ([`aggregate_name`]): `(no key)` for events without an id.
+    /// Two aggregates can share a name; the step and offset tell them apart.
     pub aggregate: String,
     /// The first broken clause's field, as written.
     pub field: String,
@@ -248,7 +249,7 @@ impl Invariant {
                     step: step.step,
                     partition: event.partition,
                     offset: event.offset,
-                    aggregate: step.aggregate.unwrap_or_else(|| NO_ID.to_owned()),
+                    aggregate: aggregate_name(&step.aggregate).into_owned(),
                     field,
                     value,
                 })

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::diff::{self, Change, Line};
 use crate::display;
-use crate::envelope::{Envelope, Payload, bytes_as_text};
+use crate::envelope::{Envelope, Key, Payload, bytes_as_text};
 use crate::fold::FoldError;
 use crate::projection::ApplyError;
 use crate::trace::{Phase, Step, Trace};
@@ -345,7 +345,8 @@ fn tracker_at(trace: &Trace, row: &Step, rows: &[Step]) -> Vec<TrackerColumn> {
     columns
 }
 
-/// The record fields an editor line may carry besides the event: `"@key"` (a string)
+/// The record fields an editor line may carry besides the event: `"@key"` (a string, or
+/// `{"bytes_hex":"41ff"}` for a key that is not UTF-8)
 /// and `"@partition"` (an integer). A keyed lesson's lines keep their key and
 /// partition through an edit this way, and a line typed without them lands on
 /// partition 0 with no key, as a plain NDJSON file does.
@@ -353,7 +354,8 @@ pub const KEY_FIELD: &str = "@key";
 pub const PARTITION_FIELD: &str = "@partition";
 
 /// What the event editor says about its lines, next to it.
-pub const EDITOR_HINT: &str = "One JSON event per line. Optional \"@key\" (a string) and \
+pub const EDITOR_HINT: &str = "One JSON event per line. Optional \"@key\" (a string, or \
+    {\"bytes_hex\": \"41ff\"} for a key that is not text) and \
     \"@partition\" (a number) fields set the record's key and partition; each partition \
     numbers its records from offset 0.";
 
@@ -365,8 +367,9 @@ pub fn editor_line(envelope: &Envelope) -> String {
     match &envelope.value {
         Payload::Json(Value::Object(event)) if record_fields => {
             let mut line = serde_json::Map::new();
-            if let Some(key) = envelope.key_text() {
-                line.insert(KEY_FIELD.into(), Value::String(key));
+            // The exact form, so a key that is not UTF-8 comes back as the same bytes.
+            if let Some(key) = envelope.aggregate_key() {
+                line.insert(KEY_FIELD.into(), key.to_json());
             }
             if envelope.partition != 0 {
                 line.insert(PARTITION_FIELD.into(), Value::from(envelope.partition));
@@ -483,7 +486,9 @@ impl EditorReader {
             value: Payload::decode(Some(line)),
         };
         if let Payload::Json(Value::Object(event)) = &mut envelope.value {
-            if let Some(Value::String(key)) = crate::projection::field(event, KEY_FIELD) {
+            // `"@key"` is a string, or `{"bytes_hex":"41ff"}` for a key that is not text.
+            let key = crate::projection::field(event, KEY_FIELD).and_then(Key::from_json);
+            if let Some(key) = key {
                 envelope.key = Some(key.as_bytes().to_vec());
                 event.shift_remove(KEY_FIELD);
                 lifted = true;

@@ -56,8 +56,10 @@ pub mod sim;
 pub mod trace;
 pub mod wire;
 
-pub use envelope::{Envelope, Header, Payload};
+pub use envelope::{Envelope, Header, Key, Payload};
 pub use fold::{FoldError, Folder, Mode, Outcome, Stepped, View, fold};
-pub use projection::{AggregateId, ApplyError, Narration, Projection};
+pub use projection::{
+    AggregateId, ApplyError, Narration, Projection, aggregate_json, aggregate_name,
+};
 pub use scenario::Scenario;
 pub use trace::{Cursor, Phase, Step, Trace};

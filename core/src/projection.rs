@@ -4,13 +4,52 @@
 //! the envelope, and either changes the state or says why it cannot. It never sees a
 //! clock, a socket or another aggregate.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
-use crate::envelope::{Envelope, Payload};
+use crate::envelope::{Envelope, Key, Payload};
 
 /// Which aggregate an event belongs to. `None` is the single aggregate of a log
-/// whose events carry no id (the seeds' one bank account).
-pub type AggregateId = Option<String>;
+/// whose events carry no id (the seeds' one bank account); `Some` holds the record's
+/// key, or the payload field a projection reads its id from, exactly (see [`Key`]):
+/// distinct keys are distinct aggregates, however they are displayed.
+pub type AggregateId = Option<Key>;
+
+/// The name an aggregate is shown under, the one display every view uses: the key's
+/// text, bytes as `0x…` hex, and [`NO_ID`](crate::fold::NO_ID) (`(no key)`) for the
+/// aggregate of events without an id. Two aggregates can share a name (the text key
+/// `(no key)` and no key at all); what must tell them apart uses the id itself or
+/// [`aggregate_json`].
+pub fn aggregate_name(id: &AggregateId) -> Cow<'_, str> {
+    match id {
+        None => Cow::Borrowed(crate::fold::NO_ID),
+        Some(Key::Text(text)) => Cow::Borrowed(text),
+        Some(key) => Cow::Owned(key.to_string()),
+    }
+}
+
+/// An aggregate id's exact JSON form: `null` for no id, a string for a text key,
+/// `{"bytes_hex":"41ff"}` for a key that is not UTF-8. Distinct ids have distinct forms.
+pub fn aggregate_json(id: &AggregateId) -> Value {
+    id.as_ref().map_or(Value::Null, Key::to_json)
+}
+
+/// The aggregate id of a payload field: a string is a text key; a number is the text
+/// of the number as the payload wrote it, so `123` and `"123"` name one aggregate (an
+/// id field that one producer writes as a number and another as a string is still one
+/// order), while `1.0` and `1` stay two (their text differs). Anything else is an error.
+pub fn field_id(
+    map: &serde_json::Map<String, Value>,
+    name: &str,
+) -> Result<AggregateId, ApplyError> {
+    match field(map, name) {
+        None => Err(ApplyError::MissingField { field: name.into() }),
+        Some(Value::String(s)) => Ok(Some(Key::Text(s.clone()))),
+        Some(Value::Number(n)) => Ok(Some(Key::Text(n.to_string()))),
+        Some(other) => Err(wrong_type(name, "a string or a number", other)),
+    }
+}
 
 /// Why a projection could not apply an event. The fold adds the partition and offset.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,7 +114,7 @@ pub trait Projection: Send + Sync {
 
     /// The aggregate an event belongs to. The default is the record's key.
     fn aggregate_id(&self, envelope: &Envelope) -> Result<AggregateId, ApplyError> {
-        Ok(envelope.key_text())
+        Ok(envelope.aggregate_key())
     }
 
     /// Applies one event to its aggregate's state. Setting the state to `null`
@@ -176,7 +215,16 @@ pub fn int_field(map: &serde_json::Map<String, Value>, field: &str) -> Result<i6
         None => Err(ApplyError::MissingField {
             field: field.into(),
         }),
-        Some(v @ Value::Number(n)) => n.as_i64().ok_or_else(|| wrong_type(field, "an integer", v)),
+        Some(v @ Value::Number(n)) => match n.as_i64() {
+            Some(i) => Ok(i),
+            // A whole number too large for i64 (up to u64's range) is an integer
+            // nonetheless: say what is wrong with it, not that it is no integer.
+            None if n.is_u64() => Err(ApplyError::Overflow {
+                field: field.into(),
+                message: format!("{n} is beyond the range of a 64-bit integer"),
+            }),
+            None => Err(wrong_type(field, "an integer", v)),
+        },
         Some(other) => Err(wrong_type(field, "an integer", other)),
     }
 }

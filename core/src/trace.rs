@@ -508,7 +508,7 @@ fn printed(
 ) -> String {
     if envelope.value == Payload::Tombstone && outcome.error().is_none() {
         let aggregate = outcome.aggregate().cloned().unwrap_or(None);
-        format!("Deleted {}", aggregate.as_deref().unwrap_or_default())
+        format!("Deleted {}", crate::projection::aggregate_name(&aggregate))
     } else {
         projection.render(after)
     }

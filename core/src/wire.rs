@@ -1,9 +1,13 @@
 //! Wire types of the bridge's WebSocket protocol (docs/protocol.md), defined once and
 //! used by both the bridge and the page.
 //!
-//! Keys, values and header values travel as [`WireBytes`]: the JSON value itself when
-//! the bytes are JSON, a string when they are other UTF-8 text, and
-//! `{"base64":"…"}` otherwise, so nothing a broker holds is lost or crashes a reader.
+//! Values and header values travel as [`WireBytes`]: the JSON value itself when the
+//! bytes are JSON, a string when they are other UTF-8 text, and `{"base64":"…"}`
+//! otherwise, so nothing a broker holds is lost or crashes a reader. The JSON values
+//! that would read as one of the other forms (a JSON string, an object whose one
+//! field is `base64` or `json`) travel wrapped as `{"json":…}`. Keys travel as their
+//! text or as base64, never parsed: a key names an aggregate, so its bytes must come
+//! back exactly (`"k"` with its quotes and `k` are two keys).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -14,8 +18,14 @@ use serde_json::Value;
 
 use crate::envelope::{Envelope, Header, Payload};
 
-/// Version of the protocol this build speaks.
-pub const PROTOCOL_VERSION: i32 = 1;
+/// Version of the protocol this build speaks. Version 2 (this one) sends keys as text
+/// or base64 only and wraps the JSON values that version 1 sent ambiguously (a JSON
+/// string read as non-JSON text) in `{"json":…}` (docs/protocol.md, "Bytes").
+pub const PROTOCOL_VERSION: i32 = 2;
+
+/// The field of the wrapper that marks a JSON value which would otherwise read as text
+/// or base64: `{"json":"hello"}` is the JSON string `"hello"`.
+pub const JSON_WRAPPER: &str = "json";
 
 /// Bytes as they travel in a JSON frame. See the module docs for the three forms.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,31 +33,88 @@ pub const PROTOCOL_VERSION: i32 = 1;
 pub struct WireBytes(pub Value);
 
 impl WireBytes {
-    /// Encodes bytes: JSON as its value, UTF-8 text as a string, else base64.
+    /// Encodes a value or header value: JSON as its value (wrapped when it would read
+    /// as another form, see [`WireBytes::of_json`]), UTF-8 text as a string, else base64.
     pub fn encode(bytes: &[u8]) -> WireBytes {
         if let Ok(value) = serde_json::from_slice::<Value>(bytes) {
-            return WireBytes(value);
+            return WireBytes::of_json(value);
         }
+        WireBytes::encode_key(bytes)
+    }
+
+    /// Encodes a key: UTF-8 text as a string, else base64. A key is never parsed as
+    /// JSON, so it comes back as the very bytes it was (see [`crate::Key`]).
+    pub fn encode_key(bytes: &[u8]) -> WireBytes {
         match std::str::from_utf8(bytes) {
             Ok(text) => WireBytes(Value::String(text.to_owned())),
             Err(_) => WireBytes(serde_json::json!({ "base64": BASE64.encode(bytes) })),
         }
     }
 
+    /// A JSON value as it travels: itself, or `{"json":value}` when itself would read
+    /// as text (a string), as a tombstone (`null`) or as a wrapper (an object whose one
+    /// field is `base64` or `json`).
+    pub fn of_json(value: Value) -> WireBytes {
+        let ambiguous = match &value {
+            Value::String(_) | Value::Null => true,
+            Value::Object(map) => map.len() == 1 && is_wrapper_field(map),
+            _ => false,
+        };
+        if ambiguous {
+            let mut wrapper = serde_json::Map::new();
+            wrapper.insert(JSON_WRAPPER.into(), value);
+            WireBytes(Value::Object(wrapper))
+        } else {
+            WireBytes(value)
+        }
+    }
+
+    /// The JSON value this stands for, `None` when it stands for text or base64 bytes.
+    pub fn json(&self) -> Option<&Value> {
+        match &self.0 {
+            Value::String(_) => None,
+            Value::Object(map) if map.len() == 1 && map.contains_key("base64") => None,
+            Value::Object(map) if map.len() == 1 && map.contains_key(JSON_WRAPPER) => {
+                map.get(JSON_WRAPPER)
+            }
+            other => Some(other),
+        }
+    }
+
+    /// As [`WireBytes::json`], by value.
+    pub fn into_json(self) -> Option<Value> {
+        self.json()?;
+        match self.0 {
+            Value::Object(mut map) if map.len() == 1 && map.contains_key(JSON_WRAPPER) => {
+                map.shift_remove(JSON_WRAPPER)
+            }
+            other => Some(other),
+        }
+    }
+
     /// The bytes a producer should write for this value: `{"base64":…}` decoded, a
-    /// string as its text, any other JSON value serialized.
+    /// string as its text, `{"json":…}` and any other JSON value serialized.
     pub fn to_bytes(&self) -> Result<Vec<u8>, WireError> {
+        if let Some(json) = self.json() {
+            return Ok(json.to_string().into_bytes());
+        }
         match &self.0 {
             Value::String(text) => Ok(text.as_bytes().to_vec()),
-            Value::Object(map) if map.len() == 1 && map.contains_key("base64") => {
+            Value::Object(map) => {
                 let text = map["base64"].as_str().ok_or(WireError::Base64NotString)?;
                 BASE64
                     .decode(text)
                     .map_err(|e| WireError::Base64(e.to_string()))
             }
-            other => Ok(other.to_string().into_bytes()),
+            // `json` is `None` only for strings and `{"base64":…}`.
+            _ => Ok(Vec::new()),
         }
     }
+}
+
+/// Whether a one-field object's field names a wire form (`base64` or `json`).
+fn is_wrapper_field(map: &serde_json::Map<String, Value>) -> bool {
+    map.contains_key("base64") || map.contains_key(JSON_WRAPPER)
 }
 
 /// A record header on the wire. Kafka allows repeated names, so headers are a list.
@@ -88,7 +155,7 @@ impl Record {
     /// The wire form of an envelope.
     pub fn from_envelope(envelope: &Envelope) -> Record {
         let value = match &envelope.value {
-            Payload::Json(value) => Some(WireBytes(value.clone())),
+            Payload::Json(value) => Some(WireBytes::of_json(value.clone())),
             Payload::Tombstone => None,
             Payload::Raw { bytes, .. } => Some(WireBytes::encode(bytes)),
         };
@@ -96,7 +163,7 @@ impl Record {
             topic: envelope.topic.clone(),
             partition: envelope.partition,
             offset: envelope.offset,
-            key: envelope.key.as_deref().map(WireBytes::encode),
+            key: envelope.key.as_deref().map(WireBytes::encode_key),
             timestamp: envelope.timestamp,
             headers: envelope
                 .headers
@@ -111,42 +178,16 @@ impl Record {
     }
 
     /// The envelope the fold sees. A string value is text that was not JSON, so it
-    /// becomes a raw payload with that reason; a value that cannot be decoded back to
-    /// bytes is an error.
-    /// As [`Record::to_envelope`], taking the record: its JSON value is moved into the
-    /// envelope, not copied (a replay folds millions of them).
-    pub fn into_envelope(self) -> Result<Envelope, WireError> {
-        let value = match self.value {
-            None => Payload::Tombstone,
-            Some(wire) if is_text_or_base64(&wire) => Payload::decode(Some(&wire.to_bytes()?)),
-            Some(WireBytes(value)) => Payload::Json(value),
-        };
-        let headers = self
-            .headers
-            .iter()
-            .map(|h| {
-                Ok(Header {
-                    name: h.name.clone(),
-                    value: h.value.as_ref().map(WireBytes::to_bytes).transpose()?,
-                })
-            })
-            .collect::<Result<_, WireError>>()?;
-        Ok(Envelope {
-            key: self.key.as_ref().map(WireBytes::to_bytes).transpose()?,
-            topic: self.topic,
-            partition: self.partition,
-            offset: self.offset,
-            timestamp: self.timestamp,
-            headers,
-            value,
-        })
-    }
-
+    /// becomes a raw payload with that reason (a JSON string arrives as `{"json":…}`
+    /// and stays a JSON string); a value that cannot be decoded back to bytes is an
+    /// error.
     pub fn to_envelope(&self) -> Result<Envelope, WireError> {
         let value = match &self.value {
             None => Payload::Tombstone,
-            Some(wire) if is_text_or_base64(wire) => Payload::decode(Some(&wire.to_bytes()?)),
-            Some(WireBytes(value)) => Payload::Json(value.clone()),
+            Some(wire) => match wire.json() {
+                Some(value) => Payload::from_json(value.clone()),
+                None => Payload::decode(Some(&wire.to_bytes()?)),
+            },
         };
         let headers = self
             .headers
@@ -167,14 +208,6 @@ impl Record {
             headers,
             value,
         })
-    }
-}
-
-fn is_text_or_base64(value: &WireBytes) -> bool {
-    match value {
-        WireBytes(Value::String(_)) => true,
-        WireBytes(Value::Object(map)) => map.len() == 1 && map.contains_key("base64"),
-        _ => false,
     }
 }
 
@@ -438,12 +471,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Encodes `bytes` as a value and expects `wire`, which must decode back to the
+    /// same bytes and to the same payload.
     fn check(bytes: &[u8], wire: Value) {
         let encoded = WireBytes::encode(bytes);
         assert_eq!(encoded.0, wire, "encoding {bytes:?}");
-        if !matches!(wire, Value::String(_)) || serde_json::from_slice::<Value>(bytes).is_err() {
-            assert_eq!(encoded.to_bytes().unwrap(), bytes, "round trip of {wire}");
-        }
+        assert_eq!(encoded.to_bytes().unwrap(), bytes, "round trip of {wire}");
+        let payload = match encoded.json() {
+            Some(value) => Payload::Json(value.clone()),
+            None => Payload::decode(Some(&encoded.to_bytes().unwrap())),
+        };
+        assert_eq!(payload, Payload::decode(Some(bytes)), "payload of {wire}");
     }
 
     #[test]
@@ -455,6 +493,28 @@ mod tests {
         check(b"hello world", json!("hello world"));
         check(&[0xff, 0x00, 0x10], json!({"base64": "/wAQ"}));
         check(b"42", json!(42));
+        // The JSON values version 1 sent ambiguously travel wrapped.
+        check(br#""hello""#, json!({"json": "hello"}));
+        check(br#"{"base64":"aGk="}"#, json!({"json": {"base64": "aGk="}}));
+        check(br#"{"json":1}"#, json!({"json": {"json": 1}}));
+        // The JSON null, which is not a tombstone (no value at all).
+        check(b"null", json!({"json": null}));
+    }
+
+    /// Keys are never parsed: `"k"` with its quotes and `k` stay two keys.
+    #[test]
+    fn keys_travel_as_their_text_or_base64() {
+        for (key, wire) in [
+            (&b"acct-1"[..], json!("acct-1")),
+            (br#""acct-1""#, json!("\"acct-1\"")),
+            (b"123", json!("123")),
+            (br#"{"id": 1}"#, json!("{\"id\": 1}")),
+            (&[0x41, 0xff], json!({"base64": "Qf8="})),
+        ] {
+            let encoded = WireBytes::encode_key(key);
+            assert_eq!(encoded.0, wire, "key {key:?}");
+            assert_eq!(encoded.to_bytes().unwrap(), key, "key {key:?}");
+        }
     }
 
     #[test]
@@ -666,7 +726,7 @@ mod tests {
                 produce: false,
                 topics: vec!["bank".into()],
             },
-            json!({"type":"hello","protocol":1,"produce":false,"topics":["bank"]}),
+            json!({"type":"hello","protocol":2,"produce":false,"topics":["bank"]}),
         );
         check(
             ServerMessage::CaughtUp {

@@ -42,7 +42,7 @@ fn drain(consumer: &mut SimConsumer, topic: &SimTopic) -> Vec<Envelope> {
 }
 
 fn balance(view: &View, key: &str) -> Option<i64> {
-    view.get(&Some(key.to_owned()))
+    view.get(&Some(key.into()))
         .and_then(|state| state.get("balance"))
         .and_then(Value::as_i64)
 }

@@ -144,6 +144,19 @@ fn encode(bytes: &[u8]) -> WireBytes {
     WireBytes::encode(bytes)
 }
 
+/// Whether `text`, if it is JSON, may be a value the wire wraps in `{"json":…}`: a
+/// string, `null`, or an object naming `base64` or `json` (or using escapes, which
+/// could spell them).
+fn may_be_wrapped(text: &str) -> bool {
+    match text.trim_start().as_bytes().first() {
+        Some(b'"' | b'n') => true,
+        Some(b'{') => {
+            text.contains("\"base64\"") || text.contains("\"json\"") || text.contains("\\u")
+        }
+        _ => false,
+    }
+}
+
 /// Whether the first character of `bytes` can start a JSON value.
 fn may_be_json(bytes: &[u8]) -> bool {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
@@ -173,7 +186,7 @@ pub fn record(message: &BorrowedMessage<'_>) -> Record {
         topic: message.topic().to_owned(),
         partition: message.partition(),
         offset: message.offset(),
-        key: message.key().map(encode),
+        key: message.key().map(WireBytes::encode_key),
         timestamp: message.timestamp().to_millis().unwrap_or(-1),
         headers,
         value: message.payload().map(encode),
@@ -299,7 +312,7 @@ fn write_record(out: &mut Vec<u8>, topic_json: &str, message: &BorrowedMessage<'
         message.partition(),
         message.offset()
     );
-    write_bytes(out, message.key());
+    write_key(out, message.key());
     let timestamp = message.timestamp().to_millis().unwrap_or(-1);
     let _ = write!(out, ",\"timestamp\":{timestamp},\"headers\":[");
     if let Some(headers) = message.headers() {
@@ -319,6 +332,22 @@ fn write_record(out: &mut Vec<u8>, topic_json: &str, message: &BorrowedMessage<'
     out.push(b'}');
 }
 
+/// A key as [`WireBytes::encode_key`] has it: its text as a string, else
+/// `{"base64":…}`; `null` for none.
+fn write_key(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
+    match bytes {
+        None => out.extend_from_slice(b"null"),
+        Some(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => {
+                let _ = serde_json::to_writer(&mut *out, text);
+            }
+            Err(_) => {
+                let _ = serde_json::to_writer(&mut *out, &WireBytes::encode_key(bytes));
+            }
+        },
+    }
+}
+
 /// Bytes as [`WireBytes::encode`] has them: JSON as itself, UTF-8 text as a string, else
 /// `{"base64":…}`; `null` for none.
 fn write_bytes(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
@@ -327,6 +356,12 @@ fn write_bytes(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
         return;
     };
     match std::str::from_utf8(bytes) {
+        // JSON that `WireBytes::of_json` would wrap (a string, an object that may have
+        // the one field `base64` or `json`, perhaps spelt with escapes) takes the slow
+        // path, which decides exactly; the rest is copied as it is.
+        Ok(text) if may_be_wrapped(text) => {
+            let _ = serde_json::to_writer(&mut *out, &WireBytes::encode(bytes));
+        }
         Ok(text) if may_be_json(bytes) && serde_json::from_str::<ValidJson>(text).is_ok() => {
             out.extend_from_slice(text.as_bytes());
         }
@@ -762,6 +797,7 @@ mod tests {
             }
         };
         check(None, json!(null));
+        check(Some(b"null"), json!({"json": null}));
         check(
             Some(br#" {"type":"deposit","amount":5} "#),
             json!({"type":"deposit","amount":5}),
@@ -772,7 +808,18 @@ mod tests {
         );
         check(Some(b"acct-1"), json!("acct-1"));
         check(Some(b""), json!(""));
-        check(Some(br#""quoted""#), json!("quoted"));
+        // A JSON string and objects that look like the wire's own forms are wrapped.
+        check(Some(br#""quoted""#), json!({"json": "quoted"}));
+        check(
+            Some(br#"{"base64":"aGk="}"#),
+            json!({"json": {"base64": "aGk="}}),
+        );
+        check(Some(br#" {"json":1} "#), json!({"json": {"json": 1}}));
+        check(Some(br#"{"\u006ason":1}"#), json!({"json": {"json": 1}}));
+        check(
+            Some(br#"{"json":1,"other":2}"#),
+            json!({"json": 1, "other": 2}),
+        );
         check(Some(b"nope"), json!("nope"));
         check(Some(b"42abc"), json!("42abc"));
         // Out of f64's range: Value refuses it, so it is text, not a bare 1e999 that
@@ -783,6 +830,26 @@ mod tests {
         let deep = "[".repeat(200) + &"]".repeat(200);
         check(Some(deep.as_bytes()), json!(deep));
         check(Some(&[0xff, 0x00]), json!({"base64": "/wA="}));
-        check(Some(b"\"caf\xc3\xa9\""), json!("caf\u{e9}"));
+        check(Some(b"\"caf\xc3\xa9\""), json!({"json": "caf\u{e9}"}));
+    }
+
+    /// Keys travel as their text, never parsed, so their bytes come back exactly.
+    #[test]
+    fn keys_are_written_as_their_text() {
+        for (key, expected) in [
+            (None, json!(null)),
+            (Some(&b"acct-1"[..]), json!("acct-1")),
+            (Some(br#""acct-1""#), json!("\"acct-1\"")),
+            (Some(b"42"), json!("42")),
+            (Some(&[0x41, 0xff]), json!({"base64": "Qf8="})),
+        ] {
+            let mut out = Vec::new();
+            write_key(&mut out, key);
+            let parsed: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(parsed, expected, "{key:?}");
+            if let Some(key) = key {
+                assert_eq!(WireBytes::encode_key(key).0, expected, "{key:?}");
+            }
+        }
     }
 }

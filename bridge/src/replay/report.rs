@@ -14,10 +14,13 @@ use std::sync::Arc;
 
 use base64::Engine;
 use eventfold_core::display::{self, TopicWindow};
-use eventfold_core::fold::{FoldError, NO_ID};
+use eventfold_core::fold::FoldError;
 use eventfold_core::trace::{self, STEPS_PER_EVENT, Step};
 use eventfold_core::wire::Record;
-use eventfold_core::{AggregateId, Envelope, Folder, Mode, Outcome, Payload, Projection};
+use eventfold_core::{
+    AggregateId, Envelope, Folder, Key, Mode, Outcome, Payload, Projection, aggregate_json,
+    aggregate_name,
+};
 use serde_json::{Map, Value, json};
 
 use super::table::StreamTable;
@@ -140,7 +143,7 @@ impl<'w, W: Write> Report<'w, W> {
                     aggregate_of(projection, envelope)
                 }
             };
-            if id.as_deref() != Some(key.as_str()) {
+            if !names(&id, key) {
                 return Ok(ControlFlow::Continue(()));
             }
         }
@@ -232,7 +235,7 @@ impl<'w, W: Write> Report<'w, W> {
                     Admit::Done => return Ok(ControlFlow::Break(())),
                 }
             }
-            let mut envelope = match record.into_envelope() {
+            let mut envelope = match record.to_envelope() {
                 Ok(envelope) => envelope,
                 Err(error) => {
                     return Err(io::Error::new(
@@ -495,13 +498,19 @@ impl<'w, W: Write> Report<'w, W> {
 /// The aggregate an event belongs to, as the fold would name it.
 fn aggregate_of(projection: &dyn Projection, envelope: &Envelope) -> AggregateId {
     if envelope.value == Payload::Tombstone {
-        return envelope.key_text();
+        return envelope.aggregate_key();
     }
     projection.aggregate_id(envelope).unwrap_or(None)
 }
 
-fn aggregate_json(id: &AggregateId) -> Value {
-    json!(id)
+/// Whether `--key NAME` names aggregate `id`: a text key of exactly that text, or a
+/// key that is not UTF-8 written as its `0x…` hex.
+fn names(id: &AggregateId, name: &str) -> bool {
+    match id {
+        Some(Key::Text(text)) => text == name,
+        Some(key @ Key::Bytes(_)) => key.to_string() == name,
+        None => false,
+    }
 }
 
 /// Every aggregate exactly, as a list: the `state` object names the keyless one
@@ -509,7 +518,7 @@ fn aggregate_json(id: &AggregateId) -> Value {
 fn aggregates_json(view: &eventfold_core::View) -> Value {
     Value::Array(
         view.iter()
-            .map(|(id, state)| json!({"aggregate": id, "state": state}))
+            .map(|(id, state)| json!({"aggregate": aggregate_json(id), "state": state}))
             .collect(),
     )
 }
@@ -518,8 +527,8 @@ fn error_json(error: &FoldError) -> Value {
     json!({"partition": error.partition, "offset": error.offset, "message": error.error.to_string()})
 }
 
-/// Bytes in a JSON row: UTF-8 text as a string, other bytes as `{"base64": …}` (as the
-/// WebSocket protocol writes bytes), `null` for none.
+/// A header value in a JSON row: UTF-8 text as a string, other bytes as `{"base64": …}`
+/// (as the WebSocket protocol writes bytes), `null` for none.
 fn bytes_json(bytes: Option<&[u8]>) -> Value {
     match bytes {
         None => Value::Null,
@@ -534,7 +543,8 @@ fn bytes_json(bytes: Option<&[u8]>) -> Value {
 fn record_fields(object: &mut Map<String, Value>, envelope: &Envelope, headers: bool) {
     object.insert("partition".into(), json!(envelope.partition));
     object.insert("offset".into(), json!(envelope.offset));
-    object.insert("key".into(), bytes_json(envelope.key.as_deref()));
+    // As the aggregate names it: text, or `{"bytes_hex": …}` for bytes that are not UTF-8.
+    object.insert("key".into(), aggregate_json(&envelope.aggregate_key()));
     object.insert("timestamp".into(), json!(envelope.timestamp));
     if headers {
         let list: Vec<Value> = envelope
@@ -548,7 +558,7 @@ fn record_fields(object: &mut Map<String, Value>, envelope: &Envelope, headers: 
 
 /// The Key column of a record row.
 fn key_cell(envelope: &Envelope) -> String {
-    envelope.key_text().unwrap_or_else(|| NO_ID.to_owned())
+    aggregate_name(&envelope.aggregate_key()).into_owned()
 }
 
 /// The width of the terminal stdout is, if it is one.

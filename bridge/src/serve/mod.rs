@@ -9,7 +9,7 @@
 //!   HTTP/1 with a header read timeout for each, and the graceful end of them.
 //! - [`http`]: the router — static files, the upgrade handler (origin, token and
 //!   connection limit, nothing else), `/healthz`, `/metrics`.
-//! - [`session`]: one WebSocket connection speaking protocol v1 (docs/protocol.md),
+//! - [`session`]: one WebSocket connection speaking protocol v2 (docs/protocol.md),
 //!   generic over a `Sink`/`Stream` pair so it can be driven without a network.
 //! - [`metrics`]: the Prometheus counters and gauges.
 //! - [`files`]: the open-file limit: raised at start, and checked against what the

@@ -1,4 +1,4 @@
-//! One WebSocket connection speaking protocol v1 (docs/protocol.md).
+//! One WebSocket connection speaking protocol v2 (docs/protocol.md).
 //!
 //! A session is four kinds of task around one bounded outbound queue:
 //!
@@ -1208,7 +1208,7 @@ mod tests {
         };
         check(
             None,
-            serde_json::json!({"type":"hello","protocol":1,"produce":false,"topics":[]}),
+            serde_json::json!({"type":"hello","protocol":2,"produce":false,"topics":[]}),
         )
         .await;
         check(

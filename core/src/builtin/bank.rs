@@ -32,13 +32,17 @@ impl Account {
     /// Applies one event. Overflow is an error, not a wrap: a ledger that wraps lies.
     #[inline]
     pub fn apply(&mut self, event: BankEvent) -> Result<(), ApplyError> {
-        let next = match event {
-            BankEvent::Deposit(amount) => self.balance.checked_add(amount),
-            BankEvent::Withdrawal(amount) => self.balance.checked_sub(amount),
+        let (next, sign, amount) = match event {
+            BankEvent::Deposit(amount) => (self.balance.checked_add(amount), '+', amount),
+            BankEvent::Withdrawal(amount) => (self.balance.checked_sub(amount), '-', amount),
         };
+        // Worded as the declarative twin words it (decl::rule), so both say the same.
         self.balance = next.ok_or_else(|| ApplyError::Overflow {
             field: "balance".into(),
-            message: format!("{} with {event:?} leaves the 64-bit range", self.balance),
+            message: format!(
+                "{} {sign} {amount} leaves the range of a 64-bit integer",
+                self.balance
+            ),
         })?;
         Ok(())
     }
@@ -147,7 +151,7 @@ impl Projection for Bank {
     }
 
     fn aggregate_without_payload(&self, envelope: &Envelope) -> Option<AggregateId> {
-        Some(envelope.key_text())
+        Some(envelope.aggregate_key())
     }
 
     fn apply_text(&self, state: &mut Value, text: &[u8]) -> bool {

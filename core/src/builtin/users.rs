@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::envelope::Envelope;
 use crate::projection::{
-    AggregateId, ApplyError, Narration, Projection, payload_object, str_field, wrong_type,
+    AggregateId, ApplyError, Narration, Projection, field_id, payload_object, str_field,
 };
 
 /// The `users` projection.
@@ -33,15 +33,7 @@ impl Projection for Users {
     }
 
     fn aggregate_id(&self, envelope: &Envelope) -> Result<AggregateId, ApplyError> {
-        let map = payload_object(envelope)?;
-        match map.get("userId") {
-            None => Err(ApplyError::MissingField {
-                field: "userId".into(),
-            }),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(other) => Err(wrong_type("userId", "a string or a number", other)),
-        }
+        field_id(payload_object(envelope)?, "userId")
     }
 
     fn apply(&self, state: &mut Value, envelope: &Envelope) -> Result<(), ApplyError> {
@@ -56,7 +48,12 @@ impl Projection for Users {
             "UserLoggedIn" => {
                 let at = timestamp(map)?;
                 let logins = state.get("logins").and_then(Value::as_i64).unwrap_or(0);
-                state["logins"] = Value::from(logins.saturating_add(1));
+                // An error, not a saturation: a count stuck at its maximum would lie.
+                let next = logins.checked_add(1).ok_or_else(|| ApplyError::Overflow {
+                    field: "logins".into(),
+                    message: format!("{logins} + 1 leaves the range of a 64-bit integer"),
+                })?;
+                state["logins"] = Value::from(next);
                 state["lastLogin"] = at;
             }
             other => {

@@ -165,6 +165,14 @@ fn texts(path: &str, object: &Map<String, Value>) -> Result<Texts, SpecError> {
 }
 
 fn from_value(value: &Value) -> Result<Spec, SpecError> {
+    // A literal the JSON parser rounded (an integer beyond 64 bits) would fold to a
+    // number the user did not write.
+    if let Some((path, number)) = crate::envelope::inexact_number(value) {
+        return Err(invalid(
+            &path,
+            format!("an integer beyond the 64-bit range (about {number}) cannot be kept exactly"),
+        ));
+    }
     let Value::Object(top) = value else {
         return Err(invalid(
             "",

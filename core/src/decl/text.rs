@@ -108,6 +108,16 @@ impl<'a> TextObject<'a> {
         let mut deserializer = serde_json::Deserializer::from_slice(text);
         let object = TextObject::deserialize(&mut deserializer).ok()?;
         deserializer.end().ok()?;
+        // A number the general path refuses (beyond 64 bits) is left to it, so the
+        // error row says the same either way.
+        if let TextObject::Parsed(fields) = &object {
+            let inexact = fields.iter().any(|(_, field)| {
+                matches!(field, Field::Other(value) if crate::envelope::inexact_number(value).is_some())
+            });
+            if inexact {
+                return None;
+            }
+        }
         Some(object)
     }
 

@@ -34,7 +34,7 @@ pub fn StateView(props: &StateViewProps) -> Html {
             removed.join(", ")
         ),
     };
-    let aggregate = frame.step.aggregate.as_deref();
+    let aggregate = frame.step.aggregate.as_ref().map(|id| id.to_string());
     html! {
         <section class="state" aria-labelledby="state-heading">
             <h3 id="state-heading">

@@ -4,7 +4,9 @@
 //! trace for the few rows around the cursor (each from the nearest snapshot) and for
 //! the consumer's last lines. `key` narrows both to one aggregate (a Kafka key).
 
-use eventfold_core::{Phase, Trace};
+use std::rc::Rc;
+
+use eventfold_core::{Key, Phase, Trace};
 
 use super::session::Meta;
 use crate::replay::{self, Row};
@@ -23,8 +25,8 @@ pub struct LiveRow {
     pub row: Row,
     /// `partition/offset` of the row's record; `None` on the final row.
     pub record: Option<(i32, i64)>,
-    /// The record's Kafka key, if it has one.
-    pub key: Option<std::rc::Rc<str>>,
+    /// The record's Kafka key, if it has one (exact; shown with its `Display`).
+    pub key: Option<Rc<Key>>,
 }
 
 /// The event index a step belongs to (the number of events for the final row).
@@ -36,12 +38,12 @@ pub fn event_of(trace: &Trace, step: u64) -> usize {
     ((step - 1) / eventfold_core::trace::STEPS_PER_EVENT) as usize
 }
 
-fn matches(index: &[Meta], event: usize, key: Option<&str>) -> bool {
+fn matches(index: &[Meta], event: usize, key: Option<&Key>) -> bool {
     key.is_none() || index.get(event).and_then(|m| m.key.as_deref()) == key
 }
 
 /// Up to `count` indices of events (of `key`, when given) before `end`, oldest first.
-fn before(index: &[Meta], end: usize, count: usize, key: Option<&str>) -> Vec<usize> {
+fn before(index: &[Meta], end: usize, count: usize, key: Option<&Key>) -> Vec<usize> {
     let mut found: Vec<usize> = (0..end)
         .rev()
         .filter(|i| matches(index, *i, key))
@@ -53,7 +55,7 @@ fn before(index: &[Meta], end: usize, count: usize, key: Option<&str>) -> Vec<us
 
 /// The rows around `cursor`: a few events before it, its own, a few after, and the
 /// final row when the cursor is there.
-pub fn window(trace: &Trace, index: &[Meta], cursor: u64, key: Option<&str>) -> Vec<LiveRow> {
+pub fn window(trace: &Trace, index: &[Meta], cursor: u64, key: Option<&Key>) -> Vec<LiveRow> {
     let folded = trace.folded_events();
     let current = event_of(trace, cursor);
     let mut events = before(index, current, EVENTS_BEFORE, key);
@@ -94,7 +96,7 @@ fn row(trace: &Trace, index: &[Meta], n: u64) -> Option<LiveRow> {
 }
 
 /// What the consumer printed for the last events up to `cursor`, oldest first.
-pub fn console(trace: &Trace, index: &[Meta], cursor: u64, key: Option<&str>) -> Vec<String> {
+pub fn console(trace: &Trace, index: &[Meta], cursor: u64, key: Option<&Key>) -> Vec<String> {
     let current = event_of(trace, cursor);
     let mut events = before(index, current, CONSOLE_LINES, key);
     if current < trace.folded_events()

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use eventfold_core::envelope::{Envelope, Payload};
+use eventfold_core::envelope::{Envelope, Key, Payload};
 use eventfold_core::fold::Mode;
 use eventfold_core::projection::Projection;
 use eventfold_core::wire::{PartitionInfo, Record, StartFrom, WireBytes};
@@ -36,8 +36,9 @@ pub struct ResumeNote {
 pub struct Meta {
     pub partition: i32,
     pub offset: i64,
-    /// The Kafka key as text (the aggregate a per-key view follows).
-    pub key: Option<Rc<str>>,
+    /// The Kafka key, exactly (the aggregate a per-key view follows): the bytes
+    /// `41 ff` and the text `0x41ff` are two keys.
+    pub key: Option<Rc<Key>>,
 }
 
 /// A consumer group against the events held.
@@ -120,7 +121,7 @@ impl Session {
             self.index.push(Meta {
                 partition: envelope.partition,
                 offset: envelope.offset,
-                key: envelope.key_text().map(Rc::from),
+                key: envelope.aggregate_key().map(Rc::new),
             });
             fresh.push(envelope);
         }
@@ -259,14 +260,14 @@ impl Session {
 /// cannot turn back into bytes (a malformed `base64`) still becomes an event, a raw
 /// one with the reason, so the fold shows it as an error row instead of losing it.
 fn envelope(mut record: Record) -> Envelope {
-    let json = match &record.value {
-        Some(WireBytes(value)) if !is_text_or_base64(value) => record.value.take(),
-        _ => None,
-    };
+    let json = record
+        .value
+        .take_if(|value| value.json().is_some())
+        .and_then(WireBytes::into_json);
     match record.to_envelope() {
         Ok(mut envelope) => {
-            if let Some(WireBytes(value)) = json {
-                envelope.value = Payload::Json(value);
+            if let Some(value) = json {
+                envelope.value = Payload::from_json(value);
             }
             envelope
         }
@@ -283,15 +284,6 @@ fn envelope(mut record: Record) -> Envelope {
             },
         },
     }
-}
-
-/// The wire forms that stand for bytes rather than JSON (docs/protocol.md): a string
-/// is text that was not JSON, `{"base64":…}` raw bytes.
-fn is_text_or_base64(value: &serde_json::Value) -> bool {
-    value.is_string()
-        || value
-            .as_object()
-            .is_some_and(|o| o.len() == 1 && o.contains_key("base64"))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use eventfold_core::wire::{
     ClientMessage, ErrorCode, PROTOCOL_VERSION, Record, ServerMessage, StartFrom, TopicInfo,
     WireBytes,
 };
-use eventfold_core::{builtin, display};
+use eventfold_core::{Key, builtin, display};
 use gloo_events::EventListener;
 use serde_json::Value;
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
@@ -116,7 +116,7 @@ pub struct Live {
     command_text: String,
     command_key: String,
     command: Option<Command>,
-    key: Option<String>,
+    key: Option<Key>,
     group_text: String,
     /// The consumer group asked about, and its committed offsets once the bridge
     /// answered (for the topic of the replay).
@@ -246,8 +246,15 @@ impl Component for Live {
             Msg::EditKey(text) => self.command_key = text,
             Msg::Send => self.send_command(),
             Msg::PickKey(key) => {
+                // The filter is text: it follows the key shown under that name (a
+                // text key before a bytes key with the same `0x…` display), or the
+                // text key itself when no record has carried it yet.
                 let key = key.trim();
-                self.key = (!key.is_empty()).then(|| key.to_owned());
+                self.key = (!key.is_empty()).then(|| {
+                    let view = self.session.as_ref().map(|s| s.trace.final_view());
+                    view.and_then(|v| v.key_named(key))
+                        .unwrap_or_else(|| Key::Text(key.to_owned()))
+                });
             }
             Msg::HashChanged => {
                 // The page's own address updates (replaceState) do not fire this; a
@@ -688,7 +695,7 @@ impl Live {
             id: Value::from(id.as_str()),
             topic,
             key: (!key.is_empty()).then(|| WireBytes(Value::String(key.to_owned()))),
-            value: Some(WireBytes(value)),
+            value: Some(WireBytes::of_json(value)),
             headers: Vec::new(),
         };
         self.command = Some(if self.send(&message) {
@@ -897,7 +904,9 @@ impl Live {
             Msg::Jump
         });
         let view = session.trace.final_view();
-        let keys = view.iter().filter_map(|(id, _)| id.as_deref());
+        let keys = view
+            .iter()
+            .filter_map(|(id, _)| id.as_ref().map(Key::to_string));
         let on_key = link.callback(|e: Event| {
             Msg::PickKey(
                 e.target_dyn_into::<HtmlInputElement>()
@@ -932,10 +941,10 @@ impl Live {
                 </form>
                 <label title="A Kafka key to follow; empty for every key">{ "Aggregate " }
                     <input data-testid="key-filter" list="live-keys" placeholder="all keys"
-                        value={self.key.clone().unwrap_or_default()} onchange={on_key}
+                        value={self.key.as_ref().map(Key::to_string).unwrap_or_default()} onchange={on_key}
                         size="16" spellcheck="false" />
                     <datalist id="live-keys">
-                        { for keys.take(KEYS_LISTED).map(|k| html! { <option value={k.to_owned()} /> }) }
+                        { for keys.take(KEYS_LISTED).map(|k| html! { <option value={k} /> }) }
                     </datalist>
                     <span class="muted">{ format!(" {} key{}", view.len(), if view.len() == 1 { "" } else { "s" }) }</span>
                 </label>
@@ -961,7 +970,7 @@ impl Live {
                 <h3 id="live-state-heading">
                     { "State" }
                     if let Some(key) = &self.key {
-                        <span class="aggregate">{ " of " }<code>{ key }</code></span>
+                        <span class="aggregate">{ " of " }<code>{ key.to_string() }</code></span>
                     }
                     { format!(" at step {}", self.cursor) }
                 </h3>
@@ -980,7 +989,7 @@ impl Live {
             &session.trace,
             &session.index,
             self.cursor,
-            self.key.as_deref(),
+            self.key.as_ref(),
         );
         html! {
             <section class="console-box" aria-labelledby="live-console-heading">
@@ -1056,7 +1065,7 @@ impl Live {
             &session.trace,
             &session.index,
             self.cursor,
-            self.key.as_deref(),
+            self.key.as_ref(),
         );
         let row = |r: &LiveRow| {
             let step = r.row.step;
@@ -1070,7 +1079,7 @@ impl Live {
                     class={classes!(r.row.failed.then_some("failed"), current.then_some("current"))}>
                     <td class="step">{ step }</td>
                     <td class="record">{ r.record.map(|(p, o)| format!("{p}/{o}")).unwrap_or_default() }</td>
-                    <td class="record">{ r.key.as_deref().unwrap_or("") }</td>
+                    <td class="record">{ r.key.as_ref().map(|k| k.to_string()).unwrap_or_default() }</td>
                     <td>{ &r.row.action }</td>
                     <td><code>{ &r.row.event }</code></td>
                     <td><code>{ &r.row.topic }</code></td>
