@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::decl::text::{Fields, TextObject};
+use crate::decl::text::{self, FlatField, TextObject};
 use crate::envelope::Envelope;
 use crate::fold::FoldError;
 use crate::projection::{
@@ -158,34 +158,39 @@ impl Projection for Bank {
         // Read as the general path would read the parsed object (the last of a
         // repeated field wins); anything unexpected goes the general way, which words
         // the errors.
-        let Some(payload) = TextObject::parse(text) else {
-            return false;
+        let (mut kind, mut amount) = (None, None);
+        let scanned = text::scan_flat_fields(text, |name, value| match name {
+            "type" => kind = Some(value),
+            "amount" => amount = Some(value),
+            _ => {}
+        });
+        let (kind, amount) = match scanned {
+            // The last of a repeated field wins, as in the parsed object.
+            Some(()) => (
+                match kind {
+                    Some(FlatField::Str(kind)) => Some(kind),
+                    _ => None,
+                },
+                match amount {
+                    Some(FlatField::Int(amount)) => Some(amount),
+                    _ => None,
+                },
+            ),
+            None => {
+                let Some(payload) = TextObject::parse(text) else {
+                    return false;
+                };
+                let amount = payload.int("amount");
+                return match (payload.str("type"), amount) {
+                    (Some(kind), Some(amount)) => apply_bank_text(state, kind, amount),
+                    _ => false,
+                };
+            }
         };
-        let Some(amount) = payload.value("amount").and_then(|v| v.as_i64()) else {
-            return false;
-        };
-        let event = match payload.str("type") {
-            Some("deposit") => BankEvent::Deposit(amount),
-            Some("withdrawal") => BankEvent::Withdrawal(amount),
-            _ => return false,
-        };
-        // The state's one field, found without hashing its name.
-        let Some(balance) = state.as_object_mut().and_then(|fields| {
-            fields
-                .iter_mut()
-                .find_map(|(key, value)| (key == "balance").then_some(value))
-        }) else {
-            return false;
-        };
-        let Some(current) = balance.as_i64() else {
-            return false;
-        };
-        let mut account = Account { balance: current };
-        if account.apply(event).is_err() {
-            return false;
+        match (kind, amount) {
+            (Some(kind), Some(amount)) => apply_bank_text(state, kind, amount),
+            _ => false,
         }
-        *balance = Value::from(account.balance);
-        true
     }
 
     fn apply(&self, state: &mut Value, envelope: &Envelope) -> Result<(), ApplyError> {
@@ -228,6 +233,33 @@ impl Projection for Bank {
             state.get("balance").unwrap_or(&Value::Null)
         )
     }
+}
+
+/// The bank's event applied to its state, from the fields of the event's text; `false`
+/// when the general path must decide (and word the error).
+fn apply_bank_text(state: &mut Value, kind: &str, amount: i64) -> bool {
+    let event = match kind {
+        "deposit" => BankEvent::Deposit(amount),
+        "withdrawal" => BankEvent::Withdrawal(amount),
+        _ => return false,
+    };
+    // The state's one field, found without hashing its name.
+    let Some(balance) = state.as_object_mut().and_then(|fields| {
+        fields
+            .iter_mut()
+            .find_map(|(key, value)| (key == "balance").then_some(value))
+    }) else {
+        return false;
+    };
+    let Some(current) = balance.as_i64() else {
+        return false;
+    };
+    let mut account = Account { balance: current };
+    if account.apply(event).is_err() {
+        return false;
+    }
+    *balance = Value::from(account.balance);
+    true
 }
 
 #[cfg(test)]

@@ -185,6 +185,27 @@ impl Rule {
         from: &str,
         subtract: bool,
     ) -> Result<(), ApplyError> {
+        // Integers on both sides, the common case: no `Value` built for the amount.
+        // Anything else (a float, an overflow, a missing field) takes the general way
+        // below, which words the error.
+        if let Some(b) = payload.int(from) {
+            let current = match crate::projection::field(fields, to) {
+                None => Some(0),
+                Some(Value::Number(n)) => n.as_i64(),
+                Some(_) => None,
+            };
+            let next = current.and_then(|a| {
+                if subtract {
+                    a.checked_sub(b)
+                } else {
+                    a.checked_add(b)
+                }
+            });
+            if let Some(next) = next {
+                put(fields, to, Value::from(next));
+                return Ok(());
+            }
+        }
         let amount = self.read(payload, from)?;
         let amount = match &*amount {
             Value::Number(n) => n,
