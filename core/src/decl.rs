@@ -384,7 +384,7 @@ impl Projection for Spec {
             Some(field) => payload.str(field).and_then(|event_type| {
                 self.handlers
                     .iter()
-                    .find(|h| h.event_type == event_type)
+                    .find(|h| text::same(h.event_type.as_bytes(), event_type.as_bytes()))
                     .or(self.wildcard.as_ref())
             }),
         };

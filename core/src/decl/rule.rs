@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Number, Value};
 
-use super::text::Fields;
+use super::text::{Fields, same};
 
 use crate::projection::{ApplyError, json_kind, wrong_type};
 
@@ -189,21 +189,28 @@ impl Rule {
         // Anything else (a float, an overflow, a missing field) takes the general way
         // below, which words the error.
         if let Some(b) = payload.int(from) {
-            let current = match crate::projection::field(fields, to) {
-                None => Some(0),
-                Some(Value::Number(n)) => n.as_i64(),
-                Some(_) => None,
-            };
-            let next = current.and_then(|a| {
+            let apply = |a: i64| {
                 if subtract {
                     a.checked_sub(b)
                 } else {
                     a.checked_add(b)
                 }
-            });
-            if let Some(next) = next {
-                put(fields, to, Value::from(next));
-                return Ok(());
+            };
+            // One lookup, and the number replaced in place.
+            match slot(fields, to) {
+                Some(Value::Number(n)) => {
+                    if let Some(next) = n.as_i64().and_then(apply) {
+                        *n = Number::from(next);
+                        return Ok(());
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    if let Some(next) = apply(0) {
+                        fields.insert(to.to_owned(), Value::from(next));
+                        return Ok(());
+                    }
+                }
             }
         }
         let amount = self.read(payload, from)?;
@@ -246,18 +253,22 @@ impl Rule {
     }
 }
 
+/// State field `name`, found as [`put`] finds it.
+fn slot<'m>(fields: &'m mut Map<String, Value>, name: &str) -> Option<&'m mut Value> {
+    if fields.len() <= 8 {
+        fields
+            .iter_mut()
+            .find_map(|(key, slot)| same(key.as_bytes(), name.as_bytes()).then_some(slot))
+    } else {
+        fields.get_mut(name)
+    }
+}
+
 /// Sets state field `name`: in place when it is there (no key to allocate, and for
 /// the few fields of a state no hashing either, as [`crate::projection::field`] finds
 /// fields), else inserted at the end.
 fn put(fields: &mut Map<String, Value>, name: &str, value: Value) {
-    let slot = if fields.len() <= 8 {
-        fields
-            .iter_mut()
-            .find_map(|(key, slot)| (key == name).then_some(slot))
-    } else {
-        fields.get_mut(name)
-    };
-    match slot {
+    match slot(fields, name) {
         Some(slot) => *slot = value,
         None => {
             fields.insert(name.to_owned(), value);

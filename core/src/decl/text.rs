@@ -46,6 +46,10 @@ pub enum Flat {
 }
 
 impl Span {
+    fn len(self) -> usize {
+        self.1.saturating_sub(self.0) as usize
+    }
+
     fn bytes(self, line: &str) -> &[u8] {
         line.as_bytes()
             .get(self.0 as usize..self.1 as usize)
@@ -138,9 +142,11 @@ impl<'a> TextObject<'a> {
         match self {
             TextObject::Flat { line, fields } => fields.iter().rev().find_map(|(key, field)| {
                 // The name's bytes, not its `&str`: no char-boundary checks per field.
-                same(key.bytes(line), name.as_bytes()).then(|| match field {
-                    Flat::Str(text) => Found::Str(text.of(line)),
-                    Flat::Int(n) => Found::Int(*n),
+                (key.len() == name.len() && same(key.bytes(line), name.as_bytes())).then(|| {
+                    match field {
+                        Flat::Str(text) => Found::Str(text.of(line)),
+                        Flat::Int(n) => Found::Int(*n),
+                    }
                 })
             }),
             TextObject::Parsed(fields) => fields.iter().rev().find_map(|(key, field)| {
@@ -217,7 +223,7 @@ impl Fields for TextObject<'_> {
 /// `a == b` for the short names of an event's fields, byte by byte: the library's
 /// comparison calls `memcmp`, which costs more than the whole of a five-letter name
 /// (a sixth of a declarative fold, docs/perf.md).
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
